@@ -1,0 +1,33 @@
+# Two commands a fresh machine needs: `make demo` and `make test`.
+# TORCH_SPEC picks the torch build (default: the CPU wheel that lies on local disk here).
+PYTHON ?= python3
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m manifold_fm.cli demo
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q
+
+bench: $(STAMP)
+	$(PY) -m pip install -q -e ".[bench]"
+	$(PY) -m benchmarks.speed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

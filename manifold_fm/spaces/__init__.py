@@ -1,0 +1,17 @@
+"""Spaces: the geometry-dependent half of flow matching (see :mod:`manifold_fm.spaces.base`)."""
+
+from manifold_fm.spaces.base import ManifoldSpace, PathSample, Space
+from manifold_fm.spaces.euclidean import Euclidean
+from manifold_fm.spaces.product import ProductSpace
+from manifold_fm.spaces.sphere import Sphere
+from manifold_fm.spaces.torus import FlatTorus
+
+__all__ = [
+    "Euclidean",
+    "FlatTorus",
+    "ManifoldSpace",
+    "PathSample",
+    "ProductSpace",
+    "Space",
+    "Sphere",
+]

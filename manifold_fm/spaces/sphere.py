@@ -1,0 +1,113 @@
+"""The unit sphere S^d in R^{d+1}, with closed-form exp/log and geodesic velocity.
+
+Built on geoopt's ``Sphere`` for the tangent projection, and overriding the parts where a
+closed form is both faster and numerically safer:
+
+* dist(x, y) = atan2(|y - <x,y> x|, <x,y>)   (no acos: exact and smooth near 0 and pi)
+* log_x(y)   = dist * u / |u| with u = y - <x,y> x, written as u * (theta / |u|) so it is
+  finite at y = x. **Antipodal points** (u = 0, <x,y> < 0) have no unique geodesic; we
+  choose, deterministically, the direction of the standard basis axis e_k with
+  k = argmin_k |x_k| projected onto the tangent space at x, so log_x(-x) = pi * e.
+* exp_x(v)   = cos|v| x + sinc|v| v.
+* geodesic velocity gamma'(s) = cos(s theta) v - theta sin(s theta) x0 (v = log_{x0} x1,
+  theta = |v|), valid at s = 1, so the training target is bounded by kappa' * pi.
+"""
+
+from __future__ import annotations
+
+import math
+
+import geoopt
+import torch
+from torch import Tensor
+
+from manifold_fm._math import safe_norm, sinc, sphere_log_area
+from manifold_fm.schedules import KappaSchedule
+from manifold_fm.spaces.base import ManifoldSpace
+
+__all__ = ["Sphere"]
+
+
+class Sphere(ManifoldSpace):
+    """S^d = {x in R^{d+1} : |x| = 1} with the round metric and uniform prior.
+
+    Args:
+        d: intrinsic dimension (S^2 has points in R^3).
+        schedule: kappa schedule of the geodesic path (default linear).
+    """
+
+    def __init__(self, d: int = 2, schedule: KappaSchedule | str | None = None) -> None:
+        super().__init__(schedule)
+        if not isinstance(d, int) or d < 1:
+            raise ValueError(f"Sphere: intrinsic dimension d must be an int >= 1, got {d!r}")
+        self.dim = d
+        self.event_shape = torch.Size((d + 1,))
+        self.manifold = geoopt.Sphere()
+
+    @property
+    def volume(self) -> float:
+        return math.exp(sphere_log_area(self.dim))
+
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+        g = torch.randn((n, self.dim + 1), generator=generator, device=device, dtype=dtype)
+        return g / safe_norm(g, keepdim=True)
+
+    def log_prior(self, x: Tensor) -> Tensor:
+        return torch.full(x.shape[:-1], -sphere_log_area(self.dim), device=x.device, dtype=x.dtype)
+
+    def proju(self, x: Tensor, v: Tensor) -> Tensor:
+        return self.manifold.proju(x, v)
+
+    def projx(self, x: Tensor) -> Tensor:
+        return x / safe_norm(x, keepdim=True).clamp_min(torch.finfo(x.dtype).tiny)
+
+    def inner(self, x: Tensor, u: Tensor, v: Tensor) -> Tensor:
+        return (u * v).sum(-1)
+
+    def point_error(self, x: Tensor) -> Tensor:
+        return (safe_norm(x) - 1).abs()
+
+    def _orth(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """(u, |u|, <x,y>) with u = y - <x,y> x the part of y orthogonal to x."""
+        c = (x * y).sum(-1, keepdim=True)
+        u = y - c * x
+        return u, safe_norm(u, keepdim=True), c
+
+    def dist(self, x: Tensor, y: Tensor) -> Tensor:
+        _, s, c = self._orth(x, y)
+        return torch.atan2(s, c).squeeze(-1)
+
+    def _antipodal_direction(self, x: Tensor) -> Tensor:
+        """Deterministic unit tangent at x: the least-aligned basis axis, projected."""
+        k = x.abs().argmin(dim=-1, keepdim=True)
+        e = torch.zeros_like(x).scatter_(-1, k, 1.0)
+        e = e - (x * e).sum(-1, keepdim=True) * x
+        return e / safe_norm(e, keepdim=True).clamp_min(torch.finfo(x.dtype).eps)
+
+    def logmap(self, x: Tensor, y: Tensor) -> Tensor:
+        u, s, c = self._orth(x, y)
+        theta = torch.atan2(s, c)
+        tiny = torch.finfo(x.dtype).eps ** 2
+        degenerate = s <= tiny
+        # theta / s -> 1 as s -> 0 with c > 0 (y near x); the antipodal branch replaces u.
+        ratio = torch.where(degenerate, torch.ones_like(s), theta / torch.where(degenerate, 1, s))
+        log = u * ratio
+        antipodal = degenerate & (c < 0)
+        if bool(antipodal.any()):
+            log = torch.where(antipodal, math.pi * self._antipodal_direction(x), log)
+        return log
+
+    def expmap(self, x: Tensor, v: Tensor) -> Tensor:
+        n = safe_norm(v, keepdim=True)
+        return torch.cos(n) * x + sinc(n) * v
+
+    def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
+        """gamma(s) = cos(s th) x0 + sinc(s th) s v; gamma'(s) = cos(s th) v - th sin(s th) x0."""
+        v = self.logmap(x0, x1)
+        theta = safe_norm(v, keepdim=True)
+        st = s.unsqueeze(-1) * theta
+        x_s = torch.cos(st) * x0 + sinc(st) * s.unsqueeze(-1) * v
+        return x_s, torch.cos(st) * v - theta * torch.sin(st) * x0
+
+    def __repr__(self) -> str:
+        return f"Sphere(d={self.dim}, schedule={self.schedule!r})"
