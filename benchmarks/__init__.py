@@ -1,0 +1,1 @@
+"""Benchmarks: one script per benchmark; results land in benchmarks/results/."""
