@@ -99,9 +99,7 @@ class GeooptSpace(ManifoldSpace):
                 f"GeooptSpace: manifold must be a geoopt.Manifold, got {type(manifold).__name__}"
             )
         shape = tuple(event_shape)
-        if len(shape) != manifold.ndim or any(
-            (not isinstance(s, int)) or s < 1 for s in shape
-        ):
+        if len(shape) != manifold.ndim or any((not isinstance(s, int)) or s < 1 for s in shape):
             raise ValueError(
                 f"GeooptSpace: {type(manifold).__name__} has points with {manifold.ndim} "
                 f"dims; event_shape must be {manifold.ndim} positive ints, got {shape!r}"
@@ -113,9 +111,10 @@ class GeooptSpace(ManifoldSpace):
         self.manifold = manifold
         self.event_shape = torch.Size(shape)
         self.prior = _default_prior(manifold, self.event_shape) if prior is None else prior
-        if not (callable(getattr(self.prior, "sample", None)) and callable(
-            getattr(self.prior, "log_prob", None)
-        )):
+        if not (
+            callable(getattr(self.prior, "sample", None))
+            and callable(getattr(self.prior, "log_prob", None))
+        ):
             raise TypeError("GeooptSpace: prior needs sample(n, ...) and log_prob(x) methods")
         self.dim = self._intrinsic_dim()
         self.path_kind = self._path_kind()
@@ -198,7 +197,13 @@ class GeooptSpace(ManifoldSpace):
         return self.manifold.projx(x)
 
     def inner(self, x: Tensor, u: Tensor, v: Tensor) -> Tensor:
-        return self.manifold.inner(x, u, v)
+        """<u, v>_x, shape ``batch_shape``.
+
+        Called with ``keepdim=True`` and flattened: geoopt 0.5.1's stereographic inner with
+        ``keepdim=False`` broadcasts lambda_x of shape (n,) against (n,) into (n, n).
+        """
+        out = self.manifold.inner(x, u, v, keepdim=True)
+        return out.flatten(start_dim=out.dim() - self.event_ndim).squeeze(-1)
 
     def dist(self, x: Tensor, y: Tensor) -> Tensor:
         if not _implements(self.manifold, "dist"):
@@ -208,8 +213,14 @@ class GeooptSpace(ManifoldSpace):
         return self.manifold.dist(x, y)
 
     def point_error(self, x: Tensor) -> Tensor:
-        """|x - projx(x)| over the event dims (SPD: plus how far min eigenvalue is below 0)."""
-        err = (x - self.projx(x)).flatten(start_dim=x.dim() - self.event_ndim).norm(dim=-1)
+        """|x - projx(x)| / max(1, |x|) over the event dims (SPD: + max(0, -min eigenvalue)).
+
+        Relative to the point's size so that float32 rounding of large SPD matrices (error
+        ~ eps |x|) is not mistaken for leaving the manifold.
+        """
+        flat = x.flatten(start_dim=x.dim() - self.event_ndim)
+        diff = flat - self.projx(x).flatten(start_dim=x.dim() - self.event_ndim)
+        err = diff.norm(dim=-1) / flat.norm(dim=-1).clamp_min(1)
         if isinstance(self.manifold, geoopt.SymmetricPositiveDefinite):
             sym = 0.5 * (x + x.transpose(-1, -2))
             err = err + torch.relu(-torch.linalg.eigvalsh(sym)[..., 0])
@@ -248,7 +259,7 @@ class GeooptSpace(ManifoldSpace):
 
     @staticmethod
     def _interpolate_polar(x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
-        s_pad = s.reshape(s.shape + (1, 1))
+        s_pad = s.reshape((*s.shape, 1, 1))
         a = (1 - s_pad) * x0 + s_pad * x1
         da = x1 - x0
         sig2, v = torch.linalg.eigh(a.transpose(-1, -2) @ a)
@@ -270,8 +281,9 @@ class GeooptSpace(ManifoldSpace):
 
     def _interpolate_jvp(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         return torch.func.jvp(
-            self._projected_line, (s, x0, x1), (torch.ones_like(s), torch.zeros_like(x0),
-                                                torch.zeros_like(x1))
+            self._projected_line,
+            (s, x0, x1),
+            (torch.ones_like(s), torch.zeros_like(x0), torch.zeros_like(x1)),
         )
 
     def __repr__(self) -> str:

@@ -123,9 +123,7 @@ class PoincareWrappedNormal:
 
     def sample(self, num: int, *, generator=None, device=None, dtype=None) -> Tensor:
         """x = expmap0(w / lambda_0) with w ~ N(0, sigma^2 I_d), lambda_0 = 2."""
-        w = self.sigma * torch.randn(
-            (num, self.d), generator=generator, device=device, dtype=dtype
-        )
+        w = self.sigma * torch.randn((num, self.d), generator=generator, device=device, dtype=dtype)
         return self.ball.expmap0(0.5 * w)
 
     def log_prob(self, x: Tensor) -> Tensor:
@@ -167,9 +165,7 @@ class SPDWrappedNormal:
 
     def sample(self, num: int, *, generator=None, device=None, dtype=None) -> Tensor:
         """X = expm(U) with U's orthonormal coordinates w ~ N(0, sigma^2 I_m)."""
-        w = self.sigma * torch.randn(
-            (num, self.m), generator=generator, device=device, dtype=dtype
-        )
+        w = self.sigma * torch.randn((num, self.m), generator=generator, device=device, dtype=dtype)
         mu, q = torch.linalg.eigh(self.coords_to_sym(w))
         x = (q * torch.exp(mu).unsqueeze(-2)) @ q.transpose(-1, -2)
         return 0.5 * (x + x.transpose(-1, -2))
