@@ -27,6 +27,11 @@ Path and target, chosen once per manifold (``self.path_kind``):
   ambient finite difference instead. The interpolant is undefined where (1-s) x0 + s x1
   is rank deficient (a measure-zero set of pairs); singular values are clamped there.
 
+Gradients: the SPD and Stiefel paths are built from eigendecompositions whose gradients
+are infinite at repeated eigenvalues, which x0 == x1 always produces; these two paths
+therefore treat x0 and x1 as data (detached: no gradient flows to them; gradients with
+respect to s and to the model output are unaffected). The Poincare path is differentiable.
+
 Sampling steps use geoopt's ``expmap`` (for ``geoopt.Stiefel(canonical=True)`` that is the
 Cayley retraction; use ``canonical=False`` for the exact Euclidean-metric exponential map).
 """
@@ -230,14 +235,14 @@ class GeooptSpace(ManifoldSpace):
     def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         """(gamma(s), gamma'(s)) by the strategy ``self.path_kind`` (see module docstring)."""
         if self.path_kind == "spd":
-            return self._interpolate_spd(x0, x1, s)
+            return self._interpolate_spd(x0.detach(), x1.detach(), s)
         if self.path_kind == "transport":
             v = self.manifold.logmap(x0, x1)
             x_s = self.manifold.expmap(x0, pad_time(s, self.event_ndim) * v)
             return x_s, self.manifold.transp(x0, x_s, v)
         if self.path_kind == "projected":
             if isinstance(self.manifold, geoopt.Stiefel):
-                return self._interpolate_polar(x0, x1, s)
+                return self._interpolate_polar(x0.detach(), x1.detach(), s)
             return self._interpolate_jvp(x0, x1, s)
         return super().interpolate(x0, x1, s)
 

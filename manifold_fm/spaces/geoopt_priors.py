@@ -6,9 +6,11 @@ of geoopt's metric), so they can be used by the likelihood code directly.
 
 * :class:`StiefelUniform` -- Haar measure on V_k(R^n) = {X in R^{n x k}: X^T X = I}.
   Sample: QR of a Gaussian matrix with the signs of diag(R) moved into Q.
-  log Vol V_k(R^n) (embedded/Euclidean metric) = sum_{i=n-k+1}^{n} log(2 pi^{i/2} / Gamma(i/2));
-  the canonical metric halves the squared length of the k(k-1)/2 "X A" directions
-  (A skew), so its volume is smaller by 2^{-k(k-1)/4}.
+  With the canonical metric, V_k(R^n) -> S^{n-1} (first column) is a Riemannian submersion
+  with fibre V_{k-1}(R^{n-1}), so log Vol = sum_{i=n-k+1}^{n} log(2 pi^{i/2} / Gamma(i/2)).
+  The embedded (Euclidean) metric doubles the squared length of the k(k-1)/2 "X A"
+  directions (A skew: |X A|_F^2 = |A|_F^2 = 2 sum_{i<j} a_ij^2), so its volume is larger
+  by 2^{k(k-1)/4} (e.g. O(2): two circles of length 2 pi sqrt 2, volume 4 sqrt(2) pi).
 * :class:`PoincareWrappedNormal` -- wrapped normal at the origin of the Poincare ball of
   curvature -c. Draw w ~ N(0, sigma^2 I_d) in orthonormal tangent coordinates at 0; geoopt's
   metric at 0 is lambda_0^2 = 4 times the Euclidean one, so the ambient tangent vector is
@@ -41,27 +43,32 @@ __all__ = [
 def log_sinhc(a: Tensor) -> Tensor:
     """log(sinh(a) / a) for a >= 0, finite (value and gradient) at 0 and for large a.
 
-    Small a: a^2/6 - a^4/180 + a^6/2835; otherwise a + log1p(-exp(-2a)) - log(2a).
+    Small a: a^2/6 - a^4/180 + a^6/2835 - a^8/37800; otherwise
+    a + log(-expm1(-2a)) - log(2a).
     """
     a = a.abs()
     small = a < 0.1
     a_big = torch.where(small, torch.ones_like(a), a)
-    big = a_big + torch.log1p(-torch.exp(-2 * a_big)) - torch.log(2 * a_big)
+    big = a_big + torch.log(-torch.expm1(-2 * a_big)) - torch.log(2 * a_big)
     a2 = a * a
-    series = a2 / 6 - a2 * a2 / 180 + a2 * a2 * a2 / 2835
+    series = a2 * (1 / 6 + a2 * (-1 / 180 + a2 * (1 / 2835 - a2 / 37800)))
     return torch.where(small, series, big)
 
 
 def stiefel_log_volume(n: int, k: int, canonical: bool = False) -> float:
-    """log Vol V_k(R^n) = sum_{i=n-k+1}^{n} log(2 pi^{i/2} / Gamma(i/2)) (- k(k-1)/4 log 2)."""
+    """log Vol V_k(R^n) = sum_{i=n-k+1}^{n} log(2 pi^{i/2} / Gamma(i/2)) (+ k(k-1)/4 log 2).
+
+    The sum is the canonical-metric volume; the embedded Euclidean metric adds the term in
+    brackets (``canonical=False``).
+    """
     if not (isinstance(n, int) and isinstance(k, int) and 1 <= k <= n):
         raise ValueError(f"Stiefel V_k(R^n) needs integers 1 <= k <= n, got n={n!r}, k={k!r}")
     logv = sum(
         math.log(2.0) + 0.5 * i * math.log(math.pi) - math.lgamma(0.5 * i)
         for i in range(n - k + 1, n + 1)
     )
-    if canonical:
-        logv -= 0.25 * k * (k - 1) * math.log(2.0)
+    if not canonical:
+        logv += 0.25 * k * (k - 1) * math.log(2.0)
     return logv
 
 
@@ -127,9 +134,14 @@ class PoincareWrappedNormal:
         return self.ball.expmap0(0.5 * w)
 
     def log_prob(self, x: Tensor) -> Tensor:
-        """log N(w) - (d-1) log(sinh(sqrt(c) r)/(sqrt(c) r)), r = dist(0, x) = |w|."""
-        r = self.ball.dist0(x)
+        """log N(w) - (d-1) log(sinh(sqrt(c) r)/(sqrt(c) r)), r = dist(0, x) = |w|.
+
+        r = 2 artanh(sqrt(c) |x|) / sqrt(c), with c = -ball.k as geoopt stores it (a float32
+        parameter: PoincareBall(c=1.0) has c = 0.99999996).
+        """
         sc = math.sqrt(self.c)
+        z = (sc * x.norm(dim=-1)).clamp_max(1 - torch.finfo(x.dtype).eps)
+        r = 2 * torch.atanh(z) / sc
         return _gaussian_log_norm(r * r, self.d, self.sigma) - (self.d - 1) * log_sinhc(sc * r)
 
     def __repr__(self) -> str:
