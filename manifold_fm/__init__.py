@@ -9,6 +9,7 @@ from manifold_fm import schedules
 from manifold_fm.spaces import (
     Euclidean,
     FlatTorus,
+    GeooptSpace,
     ManifoldSpace,
     PathSample,
     ProductSpace,
@@ -21,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Euclidean",
     "FlatTorus",
+    "GeooptSpace",
     "ManifoldSpace",
     "PathSample",
     "ProductSpace",

@@ -2,6 +2,7 @@
 
 from manifold_fm.spaces.base import ManifoldSpace, PathSample, Space
 from manifold_fm.spaces.euclidean import Euclidean
+from manifold_fm.spaces.geoopt import GeooptSpace
 from manifold_fm.spaces.product import ProductSpace
 from manifold_fm.spaces.sphere import Sphere
 from manifold_fm.spaces.torus import FlatTorus
@@ -9,6 +10,7 @@ from manifold_fm.spaces.torus import FlatTorus
 __all__ = [
     "Euclidean",
     "FlatTorus",
+    "GeooptSpace",
     "ManifoldSpace",
     "PathSample",
     "ProductSpace",
