@@ -378,10 +378,11 @@ class Trainer:
                     pbar.update(1)
                 if cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
                     self.save()
-                if self.step % cfg.log_every == 0 or self.step == stop:
+                if self.step % cfg.log_every == 0 or self.step == cfg.steps:
                     self._log(pbar, t_start, step_start)
-            if self._since_log:
-                self._log(pbar, t_start, step_start)
+            # an early stop (until < steps) keeps its partial window in the checkpoint,
+            # so a resumed run logs exactly the windows of an uninterrupted one
+            self._check_finite()
             if self.out_dir is not None and self.step > step_start:
                 self.save()
         finally:
