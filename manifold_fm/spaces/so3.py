@@ -106,7 +106,7 @@ class SO3(ManifoldSpace):
 
     def proju(self, x: Tensor, v: Tensor) -> Tensor:
         """Identity: outputs are already Lie-algebra (body) coordinates ``(..., 3)``."""
-        if v.shape[-1:] != (3,):
+        if v.shape[-1:] != (3,) or (v.dim() == x.dim() and v.shape[-2:] == (3, 3)):
             raise ValueError(
                 f"SO3: tangent vectors are body rotation vectors of shape (..., 3), got "
                 f"{tuple(v.shape)} (use from_ambient_velocity for ambient 3x3 velocities)"
