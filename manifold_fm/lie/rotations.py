@@ -12,8 +12,9 @@ Numerics (theta = rotation angle):
   in theta^2 for theta^2 < 1e-4, where the next omitted term is below 3e-16.
 * ``so3_log``: theta = atan2(|s|, (tr R - 1)/2) with 2 s = vee(R - R^T) (never acos, so no
   NaN from rounding outside [-1, 1]); w = theta / sin(theta) * s with a Taylor branch near 0.
-  Where sin(theta) < 0.1 and cos(theta) < 0 (within ~0.1 rad of pi) the skew part vanishes,
-  so the axis n is read from the symmetric part, n n^T = ((R + R^T)/2 - cos(theta) I) /
+  Where sin(theta) < 0.3 and cos(theta) < 0 (within ~0.3 rad of pi) the skew part is small
+  (w = theta / sin(theta) s amplifies its rounding, and vanishes at pi), so the axis n is
+  read from the symmetric part, n n^T = ((R + R^T)/2 - cos(theta) I) /
   (1 - cos(theta)), using its largest diagonal row; the sign of n is taken from s (at exactly
   pi both signs are correct and the row's sign is kept). That branch runs only on the
   affected rows.
@@ -46,8 +47,7 @@ __all__ = [
 #: Taylor branch of exp/log below this squared angle
 _SMALL2 = 1e-4
 #: symmetric-part branch of log where sin(theta) < this and cos(theta) < 0
-_SIN_PI = 0.1
-_COS_PI = -((1.0 - _SIN_PI**2) ** 0.5)
+_SIN_PI = 0.3
 
 
 def _check_last(x: Tensor, shape: tuple[int, ...], name: str) -> None:
@@ -147,7 +147,7 @@ def so3_log(r: Tensor) -> Tensor:
 
 
 def _log_near_pi(flat: Tensor, c2: Tensor, s2: Tensor, theta: Tensor) -> Tensor:
-    """Log on rows within ~0.1 rad of pi: axis from the symmetric part. ``(k, 9) -> (k, 3)``."""
+    """Log on rows within ~0.3 rad of pi: axis from the symmetric part. ``(k, 9) -> (k, 3)``."""
     m = flat.reshape(-1, 3, 3)
     cos = (0.5 * c2).unsqueeze(-1)
     sym = 0.5 * (m + m.transpose(-1, -2))
