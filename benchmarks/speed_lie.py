@@ -217,10 +217,11 @@ def _markdown(rs: list[dict], meta: dict) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rs:
+        err = r.get("max_error", r.get("max_abs_diff_vs_peer", float("nan")))
+        peer_err = f"{r['peer_max_error']:.2e}" if "peer_max_error" in r else "(diff to peer)"
         lines.append(
             f"| {r['name']} (batch {r['batch']}) | {r['peer'].split(' ')[0]} | {r['ours']:.1f} | "
-            f"{r['peer_value']:.1f} | {r['ratio']:.2f} | {r.get('max_error', float('nan')):.2e} | "
-            f"{r.get('peer_max_error', float('nan')):.2e} |"
+            f"{r['peer_value']:.1f} | {r['ratio']:.2f} | {err:.2e} | {peer_err} |"
         )
     s = rs[0]
     lines += [

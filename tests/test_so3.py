@@ -283,9 +283,27 @@ def test_igso3_prior_in_space():
     space = SO3(prior="igso3", sigma=0.3)
     x = space.sample_prior(500, generator=torch.Generator().manual_seed(8), dtype=torch.float64)
     space.validate(x)
+    space.validate(space.random_uniform(5, dtype=torch.float64))
     lp = space.log_prior(x)
     assert torch.isfinite(lp).all()
     # concentrated prior: samples near the identity have higher density than uniform
     assert float(lp.mean()) > -math.log(8 * math.pi**2)
     with pytest.raises(ValueError, match="sigma"):
         SO3(prior="igso3", sigma=0.0)
+
+
+def test_speed_rows_quick_schema():
+    from benchmarks.speed_lie import rows
+
+    rs = rows(quick=True)
+    names = [(r["name"], r["peer"].split(" ")[0]) for r in rs]
+    for want in [("so3_exp_1e6", "roma"), ("so3_log_1e6", "roma"), ("so3_exp_1e6", "e3nn")]:
+        assert want in names
+    assert any(n == "geodesic_path_se3_128" for n, _ in names)
+    for r in rs:
+        assert {"name", "unit", "ours", "peer", "peer_value", "ratio"} <= set(r)
+        assert r["ours"] > 0 and r["peer_value"] > 0
+        assert r["ratio"] == pytest.approx(r["peer_value"] / r["ours"])
+        if r["name"].startswith("so3_"):
+            assert r["max_error"] < 1e-5 and "peer_max_error" in r
+            assert r["nan_sweep_nonfinite_values"] == 0 and r["nan_sweep_nonfinite_grads"] == 0

@@ -89,6 +89,10 @@ class SO3(ManifoldSpace):
             return self.igso3.sample(n, generator=generator, device=device, dtype=dtype)
         return random_rotation(n, generator=generator, device=device, dtype=dtype)
 
+    def random_uniform(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+        """``n`` Haar-uniform rotations (normalised Gaussian quaternions), ``(n, 3, 3)``."""
+        return random_rotation(n, generator=generator, device=device, dtype=dtype)
+
     def log_prior(self, x: Tensor) -> Tensor:
         """log density w.r.t. the Riemannian volume: -log(8 pi^2) (uniform) or IGSO3."""
         if self.igso3 is not None:
