@@ -7,6 +7,8 @@ written once against it.
 
 from manifold_fm import schedules
 from manifold_fm.spaces import (
+    SE3,
+    SO3,
     Euclidean,
     FlatTorus,
     GeooptSpace,
@@ -20,6 +22,8 @@ from manifold_fm.spaces import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "SE3",
+    "SO3",
     "Euclidean",
     "FlatTorus",
     "GeooptSpace",
