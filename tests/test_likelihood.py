@@ -87,7 +87,7 @@ def test_zero_field_gives_log_prior(space):
     torch.testing.assert_close(r.x0, x1)
 
 
-@settings(deadline=None, max_examples=15)
+@settings(deadline=None, max_examples=8)
 @given(seed=st.integers(0, 2**31 - 1), method=st.sampled_from(["rk4", "euler", "dopri5"]))
 def test_rotation_preserves_uniform_density(seed, method):
     g = torch.Generator().manual_seed(seed)
@@ -168,11 +168,11 @@ def test_dopri5_agrees_with_rk4_on_sphere():
     def field(x, t):
         return (1 + t[:, None]) * Gradient(a)(x, t)
 
-    x1 = sp.sample_prior(32, generator=g, dtype=F64)
+    x1 = sp.sample_prior(12, generator=g, dtype=F64)
     # geometric RK4 with projection transport is second order on the sphere (measured:
     # error 2.7e-4 at 50 steps, 6.8e-5 at 100), so compare at 100 steps with 2e-4
     r1 = log_prob(field, sp, x1, steps=100, method="rk4")
-    r2 = log_prob(field, sp, x1, method="dopri5", atol=1e-9, rtol=1e-9)
+    r2 = log_prob(field, sp, x1, method="dopri5", atol=1e-8, rtol=1e-8)
     torch.testing.assert_close(r1.log_prob, r2.log_prob, atol=2e-4, rtol=0)
     assert r1.delta_logp.abs().max() > 0.1  # the field really changes the density
 
@@ -193,7 +193,7 @@ def test_float64_option_converts_model_and_points():
     assert r.log_prob.dtype == F64
     assert net.weight.dtype == torch.float32  # the caller's model is left untouched
     # linear field: div = trace(W) at all times, so delta = -trace(W)
-    want = torch.full((4,), -float(net.weight.trace()), dtype=F64)
+    want = torch.full((4,), -float(net.weight.detach().trace()), dtype=F64)
     torch.testing.assert_close(r.delta_logp, want, atol=1e-6, rtol=0)
 
 
@@ -227,3 +227,30 @@ def test_batch_size_and_cond_give_same_answer():
     a = log_prob(field, FlatTorus(2), x1, steps=8, cond={"scale": scale})
     b = log_prob(field, FlatTorus(2), x1, steps=8, cond={"scale": scale}, batch_size=3)
     torch.testing.assert_close(a.log_prob, b.log_prob)
+
+
+@pytest.mark.parametrize("which", ["sphere", "torus"])
+def test_trained_model_density_integrates_to_one(which):
+    """Monte-Carlo: E_{x ~ uniform}[p(x)] * volume = 1 for a small trained flow."""
+    from benchmarks._fit import FitConfig, fit_flow
+    from manifold_fm.data.synthetic import VMFMixture, WrappedNormalMixture
+
+    g = torch.Generator().manual_seed(0)
+    if which == "sphere":
+        sp, mix = Sphere(2), VMFMixture([[1, 0, 0], [0, 1, 0], [0, 0, 1.0]], [10.0, 20.0, 5.0])
+    else:
+        sp, mix = FlatTorus(2), WrappedNormalMixture([[1.0, 1.0], [4.0, 3.0]], [0.4, 0.7])
+    data = mix.sample(4000, g).float()
+    cfg = FitConfig(steps=300, batch_size=256, hidden=64, depth=3, lr=2e-3, seed=0)
+    model = fit_flow(sp, data, cfg).model
+    xu = sp.sample_prior(2000, generator=g)
+    r = log_prob(model, sp, xu, steps=50, method="midpoint")
+    ratio = r.log_prob.double().exp() * sp.volume
+    se = float(ratio.std()) / math.sqrt(ratio.numel())
+    assert abs(float(ratio.mean()) - 1) < 4 * se + 0.02
+    # and the model has learned something: it beats the uniform density on data
+    test = mix.sample(500, g).float()
+    assert (
+        float(log_prob(model, sp, test, steps=50, method="midpoint").log_prob.mean())
+        > float(-math.log(sp.volume)) + 0.3
+    )
