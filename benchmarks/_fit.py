@@ -64,9 +64,9 @@ def fit_flow(
     decay min(ema_decay, (1 + k) / (10 + k)) at step k. ``score(ema_model)`` (e.g. the
     validation NLL) is evaluated every ``eval_every`` steps and at the end.
     """
-    gen = torch.Generator().manual_seed(cfg.seed)
+    gen = torch.Generator(device=data.device).manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    model = make_model(space, cfg).to(data.dtype)
+    model = make_model(space, cfg).to(device=data.device, dtype=data.dtype)
     ema = copy.deepcopy(model).requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -75,10 +75,10 @@ def fit_flow(
     n = data.shape[0]
     best, best_step, best_state, history = math.inf, 0, None, []
     for k in range(1, cfg.steps + 1):
-        idx = torch.randint(0, n, (cfg.batch_size,), generator=gen)
+        idx = torch.randint(0, n, (cfg.batch_size,), generator=gen, device=data.device)
         x1 = data[idx]
-        x0 = space.sample_prior(cfg.batch_size, generator=gen, dtype=data.dtype)
-        t = torch.rand(cfg.batch_size, generator=gen, dtype=data.dtype)
+        x0 = space.sample_prior(cfg.batch_size, generator=gen, device=data.device, dtype=data.dtype)
+        t = torch.rand(cfg.batch_size, generator=gen, device=data.device, dtype=data.dtype)
         sample = space.path(x0, x1, t)
         loss = space.loss(model(sample.x_t, sample.t), sample).mean()
         opt.zero_grad(set_to_none=True)

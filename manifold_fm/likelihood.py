@@ -163,14 +163,16 @@ def log_prob(
         raise TypeError(f"log_prob needs a ManifoldSpace, got {type(space).__name__}")
     if divergence not in ("exact", "hutchinson"):
         raise ValueError(f"divergence must be 'exact' or 'hutchinson', got {divergence!r}")
-    if dtype is not None:
-        x1 = x1.to(dtype)
     space.validate(x1)
+    if dtype is not None and dtype != x1.dtype:
+        x1 = space.projx(x1.to(dtype))  # re-project: rounding of the old dtype is off-manifold
     model = _as_dtype(model, dtype)
     n = x1.shape[0]
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     chunk = n if batch_size is None else int(batch_size)
+    if time_grid is None and method not in FIXED_STEP_METHODS:
+        time_grid = [1.0, 0.0]  # adaptive solvers choose their own steps
     grid = make_time_grid(
         None if time_grid is not None else steps,
         time_grid,
