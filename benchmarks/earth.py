@@ -53,8 +53,8 @@ def budget_config(name: str, budget: str) -> tuple[FitConfig, EvalConfig]:
         fit = FitConfig(steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150)
         return fit, EvalConfig(val_steps=50, test_steps=200)
     if budget == "cpu":
-        fit = FitConfig(steps=2500, batch_size=512, hidden=256, depth=5, lr=2e-3, eval_every=500)
-        return fit, EvalConfig(val_steps=200, test_steps=1000)
+        fit = FitConfig(steps=4000, batch_size=512, hidden=256, depth=5, lr=2e-3, eval_every=1000)
+        return fit, EvalConfig(val_steps=100, test_steps=1000)
     if budget == "paper":
         width, layers, batch, lr, wd = _PAPER[name]
         fit = FitConfig(
