@@ -107,6 +107,22 @@ class Sphere(ManifoldSpace):
         n = safe_norm(v, keepdim=True)
         return torch.cos(n) * x + sinc(n) * v
 
+    def tangent_basis(self, x: Tensor) -> Tensor:
+        """Orthonormal basis of x^perp from a Householder reflection, ``(..., d, d+1)``.
+
+        With e the last axis, s = sign(x_last) and u = x + s e, H = I - 2 u u^T / |u|^2 is
+        symmetric orthogonal with H x = -s e, so H e_i (i < d+1), the first d rows of H,
+        are orthonormal and orthogonal to x. |u|^2 = 2 + 2 |x_last| >= 2: no cancellation.
+        """
+        d1 = self.dim + 1
+        last = x[..., -1:]
+        sign = torch.where(last >= 0, torch.ones_like(last), -torch.ones_like(last))
+        u = torch.cat([x[..., :-1], x[..., -1:] + sign], dim=-1)
+        scale = 2.0 / (u * u).sum(-1, keepdim=True)
+        eye = torch.eye(d1, device=x.device, dtype=x.dtype)[: self.dim]
+        h = eye - (scale * u[..., : self.dim]).unsqueeze(-1) * u.unsqueeze(-2)
+        return h
+
     def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         """gamma(s) = cos(s th) x0 + sinc(s th) s v; gamma'(s) = cos(s th) v - th sin(s th) x0."""
         v = self.logmap(x0, x1)
