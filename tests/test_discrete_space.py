@@ -26,7 +26,9 @@ def test_rate_rows_sum_to_zero_and_are_nonnegative(source, t, seed, schedule):
     x = torch.randint(0, sp.input_vocab_size, (7, 3), generator=g)
     logits = torch.randn(7, 3, 5, generator=g, dtype=torch.float64)
     lp = posterior_log_probs(logits, x, sp.mask_id)
-    rates = jump_rates(lp, x, torch.full((7,), t, dtype=torch.float64), sp.schedule, sp.input_vocab_size)
+    rates = jump_rates(
+        lp, x, torch.full((7,), t, dtype=torch.float64), sp.schedule, sp.input_vocab_size
+    )
     assert torch.allclose(rates.sum(-1), torch.zeros(7, 3, dtype=torch.float64), atol=1e-9)
     off = rates.masked_fill(torch.nn.functional.one_hot(x, sp.input_vocab_size).bool(), 0.0)
     assert bool((off >= -1e-12).all())
