@@ -310,6 +310,31 @@ def _loss(c: _Ctx) -> PropertyResult:
     return c.result("loss_zero_at_target", err, 10 * c.base, inputs)
 
 
+def _batch_shapes(c: _Ctx) -> PropertyResult:
+    """path, loss and step accept a (2, n/2) batch and agree with the flat batch."""
+    m = 2 * (c.n // 2)
+    shp = (2, m // 2)
+    ev = c.space.event_shape
+    x0, x1, t = c.x0[:m], c.x1[:m], c.t[:m]
+    ps = c.space.path(x0.reshape(*shp, *ev), x1.reshape(*shp, *ev), t.reshape(shp))
+    flat = c.space.path(x0, x1, t)
+    loss = c.space.loss(ps.target, ps)
+    stepped = c.space.step(ps.x_t, ps.target, ps.t, 0.01)
+    shapes = {"loss": tuple(loss.shape), "step": tuple(stepped.shape[:2])}
+    wrong = {k: v for k, v in shapes.items() if v != shp}
+    if wrong:
+        return PropertyResult(
+            "batch_shapes", FAILED, reason=f"batch {shp} gave output batch shapes {wrong}"
+        )
+    flat_step = c.space.step(flat.x_t, flat.target, flat.t, 0.01)
+    err = (
+        _flat_norm(ps.x_t.reshape(flat.x_t.shape) - flat.x_t, c.en)
+        + _flat_norm(ps.target.reshape(flat.target.shape) - flat.target, c.tn)
+        + _flat_norm(stepped.reshape(flat_step.shape) - flat_step, c.en)
+    )
+    return c.result("batch_shapes", err, 10 * c.base, {"x0": x0, "x1": x1, "t": t})
+
+
 def _expect_value_error(fn: Callable[[], None], row: int | None) -> float:
     """0 if fn raises ValueError (naming ``row`` when given), else 1."""
     try:
@@ -361,6 +386,7 @@ PROPERTIES: dict[str, Callable[[_Ctx], PropertyResult]] = {
     "dist_metric": _dist,
     "log_prior_normalized": _log_prior_normalized,
     "loss_zero_at_target": _loss,
+    "batch_shapes": _batch_shapes,
     "validate_errors": _validate_errors,
 }
 
