@@ -40,6 +40,11 @@ SPACES = {
     "poincare": lambda: GeooptSpace(geoopt.PoincareBall(c=1.0), (3,)),
     "poincare_c05": lambda: GeooptSpace(geoopt.PoincareBall(c=0.5), (2,), schedule="poly2"),
     "spd": lambda: GeooptSpace(geoopt.SymmetricPositiveDefinite(), (3, 3)),
+    "product_geoopt": lambda: ProductSpace(
+        Sphere(2),
+        GeooptSpace(geoopt.SymmetricPositiveDefinite(), (2, 2)),
+        GeooptSpace(geoopt.PoincareBall(), (2,)),
+    ),
 }
 DTYPES = [torch.float32, torch.float64]
 
