@@ -83,13 +83,27 @@ class SO3(ManifoldSpace):
         return 8 * math.pi**2
 
     # -- prior ----------------------------------------------------------------------
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+    def sample_prior(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
         """``n`` rotations from the prior (Haar or IGSO3(sigma)), shape ``(n, 3, 3)``."""
         if self.igso3 is not None:
             return self.igso3.sample(n, generator=generator, device=device, dtype=dtype)
         return random_rotation(n, generator=generator, device=device, dtype=dtype)
 
-    def random_uniform(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+    def random_uniform(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
         """``n`` Haar-uniform rotations (normalised Gaussian quaternions), ``(n, 3, 3)``."""
         return random_rotation(n, generator=generator, device=device, dtype=dtype)
 
@@ -155,7 +169,16 @@ class SO3(ManifoldSpace):
         w = self.logmap(x0, x1)
         return x0 @ so3_exp(pad_time(s, 1) * w), w
 
-    def step(self, x, output, t, dt, *, mask=None, generator=None) -> Tensor:
+    def step(
+        self,
+        x: Tensor,
+        output: Tensor,
+        t: Tensor | float,
+        dt: Tensor | float,
+        *,
+        mask: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """x' = polish(R Exp(dt w)): exponential Euler step plus one Newton-Schulz polish."""
         self.check_mask(x, mask)
         dt = torch.as_tensor(dt, device=x.device, dtype=x.dtype)
