@@ -27,8 +27,10 @@ from manifold_fm.errors import check_shape_suffix
 from manifold_fm.lie.igso3 import IGSO3, LOG_VOLUME
 from manifold_fm.lie.rotations import (
     hat,
+    matrix_to_quat,
     nearest_rotation,
     polish_rotation,
+    quat_to_matrix,
     random_rotation,
     rotation_angle,
     so3_exp,
@@ -81,6 +83,27 @@ class SO3(ManifoldSpace):
     @property
     def volume(self) -> float:
         return 8 * math.pi**2
+
+    # -- conversions (thin aliases of manifold_fm.lie) --------------------------------
+    @staticmethod
+    def from_quat(q: Tensor) -> Tensor:
+        """Rotation matrices of quaternions (x, y, z, w), any norm. ``(..., 4) -> (..., 3, 3)``."""
+        return quat_to_matrix(q)
+
+    @staticmethod
+    def to_quat(r: Tensor) -> Tensor:
+        """Unit quaternions (x, y, z, w), w >= 0. ``(..., 3, 3) -> (..., 4)``."""
+        return matrix_to_quat(r)
+
+    @staticmethod
+    def from_rotvec(w: Tensor) -> Tensor:
+        """Exp(w) of rotation vectors. ``(..., 3) -> (..., 3, 3)``."""
+        return so3_exp(w)
+
+    @staticmethod
+    def to_rotvec(r: Tensor) -> Tensor:
+        """Log(R), angle in [0, pi]. ``(..., 3, 3) -> (..., 3)``."""
+        return so3_log(r)
 
     # -- prior ----------------------------------------------------------------------
     def sample_prior(
