@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,8 @@ class Trainer:
             raise ValueError("TrainConfig.ckpt_every / resume need TrainConfig.out_dir")
         self.config, self.space, self.meta = cfg, space, dict(meta or {})
         self.device = resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)  # nccl collectives use the current device
         self.dist = init_distributed(self.device)
         self.model = model.to(self.device)
         self.dtype = _float_dtype(self.model)
@@ -283,14 +286,31 @@ class Trainer:
                 f.write(json.dumps(row) + "\n")
 
     # -- checkpoints ------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly (tensors and plain values only)."""
-        rng: dict[str, Any] = {
+    def _rank_state(self) -> dict[str, Any]:
+        """This rank's random streams, data position and loss accumulator."""
+        st: dict[str, Any] = {
             "generator": self.generator.get_state(),
             "torch": torch.get_rng_state(),
+            "batches": self.batches.state_dict(),
+            "loss_sum": self._loss_sum.detach().cpu(),
         }
         if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
+            st["cuda"] = torch.cuda.get_rng_state_all()
+        return st
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly (tensors and plain values only).
+
+        Under DDP this is a collective call: every rank's random streams and data
+        position are gathered (``ranks[r]``) so a resume with the same world size
+        continues every rank exactly.
+        """
+        own = self._rank_state()
+        if self.dist.enabled:
+            ranks: list[Any] = [None] * self.dist.world_size
+            dist.all_gather_object(ranks, own)
+        else:
+            ranks = [own]
         return {
             "step": self.step,
             "model": self.model.state_dict(),
@@ -302,10 +322,8 @@ class Trainer:
                 "total_steps": self.config.steps,
                 "step": self.step,
             },
-            "rng": rng,
-            "batches": self.batches.state_dict(),
+            "ranks": ranks,
             "log": {
-                "loss_sum": self._loss_sum.detach().cpu(),
                 "since_log": self._since_log,
                 "losses": list(self.losses),
                 "loss_steps": list(self.loss_steps),
@@ -316,14 +334,20 @@ class Trainer:
         }
 
     def save(self, path: str | os.PathLike | None = None) -> Path | None:
-        """Check the loss is finite, then write a checkpoint atomically (rank 0 only)."""
+        """Check the loss is finite, then write a checkpoint atomically.
+
+        Every rank must call it (the state is gathered); rank 0 alone writes.
+        """
         self._check_finite()
         if path is None:
             if self.out_dir is None:
                 raise ValueError("Trainer.save: no path given and TrainConfig.out_dir is None")
             path = self.out_dir / CKPT_NAME
+        state = self.state_dict()  # collective under DDP: every rank takes part
         if self.dist.is_main:
-            save_checkpoint(self.state_dict(), path)
+            save_checkpoint(state, path)
+        if self.dist.enabled:
+            dist.barrier()  # no rank reads the file before rank 0 has replaced it
         self.ckpt_path = Path(path)
         return self.ckpt_path
 
@@ -334,18 +358,26 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
-        rng = state["rng"]
-        if self.dist.rank == 0:
-            self.generator.set_state(rng["generator"])
-            self.batches.load_state_dict(state["batches"])
+        ranks = state["ranks"]
+        if len(ranks) == self.dist.world_size:
+            own = ranks[self.dist.rank]
+            self.generator.set_state(own["generator"])
+            self.batches.load_state_dict(own["batches"])
+            torch.set_rng_state(own["torch"])
+            if "cuda" in own and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(own["cuda"])
+            self._loss_sum.copy_(own["loss_sum"])
         else:
-            # other ranks' streams are not stored: reseed deterministically from the step
+            # a different world size: weights and step carry over, random streams are
+            # reseeded deterministically from (seed, rank, step); not bit-exact by nature
+            warnings.warn(
+                f"checkpoint {path} was written by {len(ranks)} ranks, resuming with "
+                f"{self.dist.world_size}: random streams reseeded",
+                stacklevel=2,
+            )
             self.generator.manual_seed(rank_seed(self.config.seed, self.dist.rank) + self.step)
-        torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+            self._loss_sum.zero_()
         log = state["log"]
-        self._loss_sum.copy_(log["loss_sum"])
         self._since_log = int(log["since_log"])
         self.losses = [float(v) for v in log["losses"]]
         self.loss_steps = [int(v) for v in log["loss_steps"]]
