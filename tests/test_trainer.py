@@ -14,10 +14,19 @@ from _train_helpers import (
     cap_data,
     tiny_mlp,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
 
 from manifold_fm import Euclidean, Sphere
-from manifold_fm.train import NonFiniteLossError, TrainConfig, Trainer, load_checkpoint
+from manifold_fm.train import (
+    NonFiniteLossError,
+    TrainConfig,
+    Trainer,
+    collate_batch,
+    load_checkpoint,
+)
 
 torch.set_num_threads(1)
 
@@ -52,12 +61,19 @@ class _Rows(torch.utils.data.Dataset):
         return {"x1": self.x[i], "label": self.labels[i]}
 
 
-@pytest.mark.parametrize("kind", ["tensor", "dataset"])
+@pytest.mark.parametrize("kind", ["tensor", "dataset", "loader"])
 def test_resume_is_bit_exact(tmp_path, kind):
     s = Sphere(2)
     x = cap_data(256)
     labels = (x[:, 0] > 0).long()
-    data = {"x1": x, "label": labels} if kind == "tensor" else _Rows(x, labels)
+    if kind == "tensor":
+        data = {"x1": x, "label": labels}
+    elif kind == "dataset":
+        data = _Rows(x, labels)
+    else:  # a user DataLoader whose order depends only on the epoch
+        rows = _Rows(x, labels)
+        sampler = DistributedSampler(rows, num_replicas=1, rank=0, shuffle=True, seed=5)
+        data = DataLoader(rows, batch_size=64, sampler=sampler, collate_fn=collate_batch)
     extra = dict(cond_dropout=0.3, time_sampling="logit_normal", ema_decay=0.9, log_every=7)
 
     full = Trainer(s, tiny_mlp(s, n_classes=2), data, cfg(steps=30, **extra))
@@ -76,6 +92,24 @@ def test_resume_is_bit_exact(tmp_path, kind):
     for a, b in zip(_params(full.ema_model), _params(resumed.ema_model)):
         assert torch.equal(a, b)
     assert full.losses == resumed.losses  # logging windows continue exactly too
+
+
+@settings(deadline=None, max_examples=6)
+@given(until=st.integers(1, 19), log_every=st.integers(1, 8), ckpt_every=st.integers(0, 6))
+def test_resume_at_any_step_matches_uninterrupted(tmp_path_factory, until, log_every, ckpt_every):
+    s = Sphere(2)
+    data = cap_data(128)
+    extra = dict(steps=20, batch_size=32, log_every=log_every)
+    full = Trainer(s, tiny_mlp(s), data, cfg(**extra))
+    full.fit()
+    out = str(tmp_path_factory.mktemp("run"))
+    Trainer(s, tiny_mlp(s), data, cfg(out_dir=out, ckpt_every=ckpt_every, **extra)).fit(until)
+    resumed = Trainer(s, tiny_mlp(s), data, cfg(out_dir=out, resume=True, **extra))
+    assert resumed.step == until
+    resumed.fit()
+    for a, b in zip(_params(full.model), _params(resumed.model)):
+        assert torch.equal(a, b)
+    assert full.losses == resumed.losses
 
 
 class _NaNAfter(nn.Module):

@@ -87,6 +87,7 @@ def test_sigkill_then_resume(tmp_path):
     s = Sphere(2)
     resumed = Trainer(s, tiny_mlp(s), cap_data(), _config(out, resume=True))
     assert resumed.step == k
+    assert sorted(p.name for p in out.iterdir()) == ["ckpt.pt", "metrics.jsonl"]
     resumed.fit(until=k + 5)
     fresh = Trainer(s, tiny_mlp(s), cap_data(), _config(None, resume=False))
     fresh.fit(until=k + 5)

@@ -20,6 +20,7 @@ from manifold_fm.train import (
     collate_batch,
     load_checkpoint,
     load_run_config,
+    remove_stale_temps,
     save_checkpoint,
 )
 from manifold_fm.train.config import apply_override, parse_value
@@ -203,6 +204,10 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     state = load_checkpoint(path)
     assert state["step"] == 1 and torch.equal(state["w"], torch.ones(3))
     assert os.listdir(tmp_path) == ["ckpt.pt"]  # no temp file left behind
+    (tmp_path / ".ckpt.pt.abc.tmp").write_bytes(b"torn")  # as after a SIGKILL mid-write
+    (tmp_path / "keep.tmp").write_bytes(b"x")
+    assert [p.name for p in remove_stale_temps(path)] == [".ckpt.pt.abc.tmp"]
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.pt", "keep.tmp"]
 
 
 class Evil:

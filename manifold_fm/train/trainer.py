@@ -37,7 +37,7 @@ from manifold_fm.conditioning import with_dropped
 from manifold_fm.couplings import get_coupling
 from manifold_fm.spaces.base import Space
 from manifold_fm.train.batches import make_batches
-from manifold_fm.train.checkpoint import load_checkpoint, save_checkpoint
+from manifold_fm.train.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint
 from manifold_fm.train.config import TrainConfig
 from manifold_fm.train.distributed import init_distributed, rank_seed, resolve_device
 from manifold_fm.train.ema import EMA
@@ -185,6 +185,8 @@ class Trainer:
         self._first_bad = torch.full((), -1, device=self.device, dtype=torch.long)
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir is not None else None
         self.ckpt_path: Path | None = None
+        if self.out_dir is not None and self.dist.is_main:
+            remove_stale_temps(self.out_dir / CKPT_NAME)  # left by a writer killed mid-write
         if cfg.resume and self.out_dir is not None and (self.out_dir / CKPT_NAME).is_file():
             self.load(self.out_dir / CKPT_NAME)
 
