@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from manifold_fm import Euclidean, Sphere
+from manifold_fm import Euclidean, FlatTorus, ProductSpace, Sphere
 from manifold_fm.train import (
     NonFiniteLossError,
     TrainConfig,
@@ -170,6 +170,18 @@ def test_masks_reach_path_and_model():
     assert len(model.seen_masks) == 6
     for m in model.seen_masks:
         assert m is not None and m.dtype == torch.bool and m.shape == (16, 5)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [Euclidean((2, 3)), FlatTorus(2), ProductSpace(Sphere(2), FlatTorus(1))],
+    ids=["euclidean_2x3", "torus", "sphere_x_torus"],
+)
+def test_same_trainer_for_other_spaces(space):
+    g = torch.Generator().manual_seed(0)
+    x1 = space.sample_prior(256, generator=g)
+    res = Trainer(space, tiny_mlp(space), x1, cfg(steps=10, log_every=5)).fit()
+    assert res.steps == 10 and all(torch.isfinite(torch.tensor(res.losses)))
 
 
 def test_long_token_points_are_not_cast_to_float():

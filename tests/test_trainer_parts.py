@@ -170,8 +170,24 @@ def test_collate_rejects_mismatched_items():
         collate_batch([{"x1": torch.zeros(2)}, {"x1": torch.zeros(2), "y": torch.zeros(1)}])
     with pytest.raises(ValueError, match="first dim"):
         collate_batch([torch.zeros(2, 3), torch.zeros(2, 4)])
-    with pytest.raises(TypeError, match="Tensor or a dict"):
+    with pytest.raises(TypeError, match="Tensor, a dict"):
         collate_batch([[1, 2]])
+
+
+def test_tensor_dataset_loader_gives_x1_and_label():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from manifold_fm.train import make_batches
+
+    x, y = torch.randn(20, 3), torch.arange(20)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, drop_last=True)
+    stream = make_batches(
+        loader, batch_size=8, device=torch.device("cpu"), float_dtype=torch.float64, seed=0
+    )
+    firsts = [stream.next() for _ in range(3)]  # two batches per epoch, then a new epoch
+    assert firsts[0]["x1"].dtype == torch.float64 and firsts[0]["label"].dtype == torch.long
+    assert torch.equal(firsts[2]["label"], firsts[0]["label"])
+    assert stream.state_dict() == {"epoch": 1, "consumed": 1}
 
 
 @settings(deadline=None, max_examples=15)
