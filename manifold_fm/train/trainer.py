@@ -381,10 +381,30 @@ class Trainer:
             self._loss_sum.zero_()
         log = state["log"]
         self._since_log = int(log["since_log"])
+        if self.dist.is_main and self.out_dir is not None:
+            self._trim_metrics()
         self.losses = [float(v) for v in log["losses"]]
         self.loss_steps = [int(v) for v in log["loss_steps"]]
         self._step_t.fill_(self.step)
         self.ckpt_path = Path(path)
+
+    def _trim_metrics(self) -> None:
+        """Drop metrics rows past the resumed step (and a torn last line) so that the
+        JSONL file reads as one uninterrupted run; rewritten atomically."""
+        path = self.out_dir / METRICS_NAME
+        if not path.is_file():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill mid-write
+            if isinstance(row, dict) and int(row.get("step", 0)) <= self.step:
+                keep.append(line)
+        tmp = path.with_name(f".{METRICS_NAME}.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in keep))
+        os.replace(tmp, path)
 
     # -- the loop ---------------------------------------------------------------------
     def fit(self, until: int | None = None) -> TrainResult:
