@@ -45,6 +45,7 @@ class _BareLoop:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(self.params, lr=1e-3, weight_decay=0.0, foreach=True)
         self.ema = [p.detach().clone() for p in self.params]
+        self.step = 0
         self.gen = torch.Generator().manual_seed(SEED)
         self.data_gen = torch.Generator().manual_seed(SEED + 1)
 
@@ -60,8 +61,10 @@ class _BareLoop:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.params, 1.0, foreach=True)
             self.opt.step()
+            self.step += 1
+            decay = min(0.999, (1.0 + self.step) / (10.0 + self.step))  # warmed-up EMA
             with torch.no_grad():
-                torch._foreach_lerp_(self.ema, self.params, 1e-3)
+                torch._foreach_lerp_(self.ema, self.params, 1.0 - decay)
 
 
 class _TrainerBlock:

@@ -123,6 +123,12 @@ def test_ema_is_the_lerp_formula():
         assert torch.allclose(e, 0.9 * b + 0.1 * p)
         assert not e.requires_grad
     assert not ema.module.training
+    assert ema.decay_at(1) == pytest.approx(2 / 11) and ema.decay_at(10**6) == 0.9
+    warm = EMA(model, 0.999)
+    start = [p.clone() for p in warm.module.parameters()]
+    warm.update(step=1)  # warmup: d_1 = 2/11, the new weights dominate
+    for e, b, p in zip(warm.module.parameters(), start, model.parameters()):
+        assert torch.allclose(e, 2 / 11 * b + 9 / 11 * p)
     zero = EMA(model, 0.0)
     zero.update()
     for e, p in zip(zero.module.parameters(), model.parameters()):

@@ -228,7 +228,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.step()
-        self.ema.update()
+        self.ema.update(self.step + 1)
 
         lv = loss.detach().float()
         finite = torch.isfinite(lv)
