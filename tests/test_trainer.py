@@ -216,3 +216,10 @@ def test_bad_arguments_raise_typed_errors():
         Trainer(s, tiny_mlp(s), {"points": cap_data()}, cfg())
     with pytest.raises(ValueError, match="until"):
         Trainer(s, tiny_mlp(s), cap_data(), cfg()).fit(until=1000)
+
+
+def test_progress_bar_shows_loss_and_rate(capsys):
+    s = Sphere(2)
+    Trainer(s, tiny_mlp(s), cap_data(), cfg(steps=4, log_every=2, progress=True)).fit()
+    err = capsys.readouterr().err
+    assert "train" in err and "loss=" in err and "steps_s=" in err
