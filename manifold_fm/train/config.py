@@ -47,7 +47,8 @@ class TrainConfig:
         warmup_steps: linear warmup from 0 to ``lr``.
         lr_schedule: 'cosine' (decay to 0 at ``steps``) or 'constant' after warmup.
         grad_clip: max global gradient norm (<= 0 disables clipping).
-        ema_decay: EMA decay per step (0 disables averaging: EMA = current weights).
+        ema_decay: EMA decay per step, warmed up as min(decay, (1+k)/(10+k)) (0: EMA =
+            current weights).
         time_sampling: 'uniform' on [0, 1] or 'logit_normal' (t = sigmoid(N(m, s^2))).
         logit_normal_mean, logit_normal_std: m and s of the logit-normal.
         coupling: name in :data:`manifold_fm.couplings.COUPLINGS` ('independent', 'ot').
