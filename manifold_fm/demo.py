@@ -145,9 +145,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(
         f"  trained {fit.steps} steps in {res['train_wall_s']} s, final loss {fit.final_loss:.4f}"
     )
-    print(
-        "  sample quality, MMD^2 to held-out data (geodesic Gaussian kernel, h=0.2; lower is better):"
-    )
+    print("  sample quality: MMD^2 to held-out data (geodesic Gaussian kernel, h=0.2; lower wins)")
     print(f"    model samples  {res['mmd2_samples_vs_data']:.5f}")
     print(f"    uniform prior  {res['mmd2_prior_vs_data']:.5f}")
     print(f"    fresh data     {res['mmd2_data_vs_data']:.5f}   (noise floor)")
