@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = sample(ema, space, n_eval, steps=50, method="midpoint", generator=gen)
     prior = space.sample_prior(n_eval, generator=gen)
     fresh = target.sample(n_eval, generator=gen).float()
-    ll = log_prob(ema, space, space.projx(test[:1000].double()), steps=50, method="midpoint")
+    ll = log_prob(ema, space, test[:1000], steps=50, method="midpoint", dtype=torch.float64)
     entropy = float(target.entropy(200_000, generator=gen))
     res = {
         "train_steps": fit.steps,
