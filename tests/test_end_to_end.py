@@ -1,8 +1,9 @@
-"""End-to-end: a few hundred training steps move samples measurably towards the data.
+"""End-to-end: a thousand training steps move samples measurably towards the data.
 
 Metric: unbiased MMD^2 (geodesic Gaussian kernel) to held-out data from a known vMF
-mixture on S^2. The prior's MMD^2 is about 0.03 here; the trained model must at least
-halve it. Also the mean true log-density of samples must beat the prior's by > 0.5 nats.
+mixture on S^2. The prior's MMD^2 is about 0.05 here and a 1000-step model reaches about
+0.007; the test demands less than half the prior's (a wide margin). Also the mean true
+log-density of samples must beat the prior's by > 0.5 nats.
 """
 
 from __future__ import annotations
@@ -27,10 +28,10 @@ def test_training_moves_samples_towards_data(tmp_path):
     test = target.sample(1000, generator=gen).float()
     model = TangentModel(space, TimeMLP.for_space(space, hidden=128, depth=3))
     cfg = TrainConfig(
-        steps=400,
+        steps=1000,
         batch_size=256,
-        lr=2e-3,
-        warmup_steps=20,
+        lr=3e-3,
+        warmup_steps=50,
         ema_decay=0.99,
         seed=0,
         out_dir=str(tmp_path),
