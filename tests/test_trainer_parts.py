@@ -149,6 +149,14 @@ def test_time_samplers(dtype):
         make_time_sampler("lognormal")
 
 
+def test_stratified_times_cover_each_stratum_once():
+    g = torch.Generator().manual_seed(1)
+    t = make_time_sampler("stratified")(64, g, torch.device("cpu"), torch.float64)
+    assert bool(((t >= 0) & (t < 1)).all())
+    strata = torch.floor(t * 64).long().sort().values
+    assert strata.tolist() == list(range(64))
+
+
 # -- batches ------------------------------------------------------------------------
 @settings(deadline=None, max_examples=20)
 @given(lengths=st.lists(st.integers(1, 6), min_size=1, max_size=6))
