@@ -20,7 +20,7 @@ from manifold_fm.schedules import (
 
 torch.set_num_threads(1)
 
-KAPPAS = [Linear(), Cosine(), Polynomial(2), Polynomial(3.5), Polynomial(0.7)]
+KAPPAS = [Linear(), Cosine(), Polynomial(1), Polynomial(2), Polynomial(3.5)]
 AFFINES = [CondOTAffine(), CondOTAffine(Cosine()), TrigAffine(), VPAffine()]
 H = 1e-6
 
@@ -83,7 +83,7 @@ def test_names_resolve():
     assert isinstance(as_affine_schedule(Cosine()), CondOTAffine)
 
 
-@pytest.mark.parametrize("name", ["nope", "poly", "polyx", "poly-1", "poly0", ""])
+@pytest.mark.parametrize("name", ["nope", "poly", "polyx", "poly-1", "poly0", "poly0.5", ""])
 def test_bad_kappa_names_raise(name):
     with pytest.raises(ValueError, match=r"schedule|exponent"):
         as_kappa_schedule(name)
