@@ -91,7 +91,7 @@ def fit_ar(
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         steps += 1
-        recent = [*recent[-49:], float(loss)]
+        recent = [*recent[-49:], loss.item()]
     model.eval()
     return FitReport(steps, time.perf_counter() - t0, sum(recent) / max(len(recent), 1))
 
