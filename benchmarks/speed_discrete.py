@@ -98,8 +98,8 @@ def rows(quick: bool = False) -> list[dict]:
 
         rates = interleaved_rates(
             {"ours": ours, "peer": peer},
-            blocks=2 if quick else 5,
-            per_block=1 if quick else 2,
+            blocks=2 if quick else 3,
+            per_block=1,
             warmup=1,
         )
         out.append(_row(name, n, L, rates, steps, vocab=V, categorical_dtype="float64"))
