@@ -276,6 +276,31 @@ class ManifoldSpace(Space):
         """Inverse of :meth:`to_ambient_velocity` after tangent projection."""
         return self.proju(x, dx)
 
+    def tangent_basis(self, x: Tensor) -> Tensor:
+        """Orthonormal basis of the tangent space at ``x`` w.r.t. :meth:`inner`.
+
+        Returns shape ``batch_shape + (dim,) + tangent_shape``: ``b[..., i, :]`` with
+        ``<b_i, b_j>_x = delta_ij``. Generic version: project the ambient basis e_k of the
+        tangent representation with ``proju``, form the Gram matrix G_kl = <P e_k, P e_l>_x,
+        and keep the top-``dim`` eigenpairs (G = U L U^T): b_j = sum_k U_kj P e_k / sqrt(L_j).
+        This is orthonormal for any metric given by ``inner`` (conformal ones included).
+        Spaces with a closed form override it.
+        """
+        tshape = tuple(self.tangent_shape)
+        big = math.prod(tshape)
+        batch = tuple(self.batch_shape(x))
+        nb = len(batch)
+        eye = torch.eye(big, device=x.device, dtype=x.dtype).reshape(big, *tshape)
+        xe = x.unsqueeze(nb).expand(*batch, big, *self.event_shape)
+        p = self.proju(xe, eye.expand(*batch, big, *tshape))
+        xg = x.reshape(*batch, 1, 1, *self.event_shape).expand(*batch, big, big, *self.event_shape)
+        gram = self.inner(xg, p.unsqueeze(nb + 1), p.unsqueeze(nb))
+        evals, evecs = torch.linalg.eigh(gram)
+        lam = evals[..., big - self.dim :].clamp_min(torch.finfo(x.dtype).tiny)
+        coef = (evecs[..., big - self.dim :] / lam.sqrt().unsqueeze(-2)).transpose(-1, -2)
+        basis = coef @ p.reshape(*batch, big, big)
+        return basis.reshape(*batch, self.dim, *tshape)
+
     @property
     def volume(self) -> float:
         """Riemannian volume of the manifold (``math.inf`` if not finite)."""

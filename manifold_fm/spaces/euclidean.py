@@ -87,6 +87,13 @@ class Euclidean(ManifoldSpace):
     def point_error(self, x: Tensor) -> Tensor:
         return torch.zeros(self.batch_shape(x), device=x.device, dtype=x.dtype)
 
+    def tangent_basis(self, x: Tensor) -> Tensor:
+        """Standard basis e_i, shape ``batch_shape + (dim,) + event_shape``."""
+        eye = torch.eye(self.dim, device=x.device, dtype=x.dtype).reshape(
+            self.dim, *self.event_shape
+        )
+        return eye.expand(*self.batch_shape(x), self.dim, *self.event_shape)
+
     def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         """Straight line: gamma(s) = x0 + s (x1 - x0), gamma'(s) = x1 - x0."""
         v = x1 - x0

@@ -189,6 +189,22 @@ class ProductSpace(ManifoldSpace):
         ]
         return self.join(parts, x.dim() - 1, x.dtype)
 
+    def tangent_basis(self, x: Tensor) -> Tensor:
+        """Block basis: each component's basis, zero-padded into the joint tangent layout.
+
+        Shape ``batch_shape + (dim,) + (sum_i numel(tangent_i),)``.
+        """
+        ms = self._manifolds()
+        nb = x.dim() - 1
+        total = sum(self._v_sizes)
+        blocks, offset = [], 0
+        for m, a, size in zip(ms, self.split(x), self._v_sizes):
+            b = m.tangent_basis(a).flatten(start_dim=nb + 1)
+            pad = (offset, total - offset - size)
+            blocks.append(torch.nn.functional.pad(b, pad))
+            offset += size
+        return torch.cat(blocks, dim=nb)
+
     def projx(self, x: Tensor) -> Tensor:
         parts = [m.projx(a) for m, a in zip(self._manifolds(), self.split(x))]
         return self.join(parts, x.dim() - 1, x.dtype)

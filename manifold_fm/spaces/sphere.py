@@ -68,9 +68,15 @@ class Sphere(ManifoldSpace):
         return (safe_norm(x) - 1).abs()
 
     def _orth(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(u, |u|, <x,y>) with u = y - <x,y> x the part of y orthogonal to x."""
+        """(u, |u|, <x,y>) with u = y - <x,y> x the part of y orthogonal to x.
+
+        u is orthogonalised twice (classical Gram-Schmidt with one re-orthogonalisation):
+        for nearly antipodal or equal points rounding leaves a normal part of size ~eps in
+        the first pass, which ``logmap`` would otherwise scale up by theta / |u|.
+        """
         c = (x * y).sum(-1, keepdim=True)
         u = y - c * x
+        u = u - (x * u).sum(-1, keepdim=True) * x
         return u, safe_norm(u, keepdim=True), c
 
     def dist(self, x: Tensor, y: Tensor) -> Tensor:
@@ -87,7 +93,7 @@ class Sphere(ManifoldSpace):
     def logmap(self, x: Tensor, y: Tensor) -> Tensor:
         u, s, c = self._orth(x, y)
         theta = torch.atan2(s, c)
-        tiny = torch.finfo(x.dtype).eps ** 2
+        tiny = torch.finfo(x.dtype).eps  # below this |u| is rounding noise: no direction
         degenerate = s <= tiny
         # theta / s -> 1 as s -> 0 with c > 0 (y near x); the antipodal branch replaces u.
         ratio = torch.where(degenerate, torch.ones_like(s), theta / torch.where(degenerate, 1, s))
@@ -100,6 +106,47 @@ class Sphere(ManifoldSpace):
     def expmap(self, x: Tensor, v: Tensor) -> Tensor:
         n = safe_norm(v, keepdim=True)
         return torch.cos(n) * x + sinc(n) * v
+
+    def tangent_basis(self, x: Tensor) -> Tensor:
+        """Orthonormal basis of x^perp from a Householder reflection, ``(..., d, d+1)``.
+
+        With e the last axis, s = sign(x_last) and u = x + s e, H = I - 2 u u^T / |u|^2 is
+        symmetric orthogonal with H x = -s e, so H e_i (i < d+1), the first d rows of H,
+        are orthonormal and orthogonal to x. |u|^2 = 2 + 2 |x_last| >= 2: no cancellation.
+        """
+        d1 = self.dim + 1
+        last = x[..., -1:]
+        sign = torch.where(last >= 0, torch.ones_like(last), -torch.ones_like(last))
+        u = torch.cat([x[..., :-1], x[..., -1:] + sign], dim=-1)
+        scale = 2.0 / (u * u).sum(-1, keepdim=True)
+        eye = torch.eye(d1, device=x.device, dtype=x.dtype)[: self.dim]
+        h = eye - (scale * u[..., : self.dim]).unsqueeze(-1) * u.unsqueeze(-2)
+        return h
+
+    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """Pull a velocity v at y back to T_x through the log chart: d(log_x)_y [v].
+
+        With u = y - <x,y> x, theta = dist(x, y), f = theta / sin(theta) and
+        g = (sin(theta) - theta cos(theta)) / sin(theta)^3 (both by their Taylor series to
+        theta^6 below theta = 0.1, where the direct forms cancel):
+        d(log_x)_y [v] = f (v - <x,v> x) - g <x,v> u.
+        This makes the geometric midpoint/RK4 stages Runge-Kutta-Munthe-Kaas steps in
+        normal coordinates at x, so RK4 keeps its fourth order (plain projection, the
+        default, drops it to second order). Singular only at the antipode of x, which
+        stage points of a step never reach.
+        """
+        v = self.proju(y, v)
+        u, s, c = self._orth(x, y)
+        theta = torch.atan2(s, c)
+        small = theta < 0.1
+        ts = torch.where(small, torch.ones_like(theta), theta)
+        sin_t = torch.sin(ts)
+        t2 = theta * theta
+        f = torch.where(small, 1 + t2 * (1 / 6 + t2 * (7 / 360 + t2 * 31 / 15120)), ts / sin_t)
+        g_big = (sin_t - ts * torch.cos(ts)) / sin_t**3
+        g = torch.where(small, 1 / 3 + t2 * (2 / 15 + t2 * (2 / 63 + t2 * 4 / 675)), g_big)
+        xv = (x * v).sum(-1, keepdim=True)
+        return f * (v - xv * x) - g * xv * u
 
     def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         """gamma(s) = cos(s th) x0 + sinc(s th) s v; gamma'(s) = cos(s th) v - th sin(s th) x0."""

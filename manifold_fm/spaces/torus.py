@@ -71,6 +71,11 @@ class FlatTorus(ManifoldSpace):
         """Distance of each angle outside [0, 2 pi] (summed), 0 for valid points."""
         return (torch.relu(-x) + torch.relu(x - TWO_PI)).sum(-1)
 
+    def tangent_basis(self, x: Tensor) -> Tensor:
+        """Standard basis e_i of R^d, shape ``batch_shape + (d, d)``."""
+        eye = torch.eye(self.dim, device=x.device, dtype=x.dtype)
+        return eye.expand(*x.shape[:-1], self.dim, self.dim)
+
     def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         """gamma(s) = (x0 + s v) mod 2 pi, gamma'(s) = v with v = wrap(x1 - x0)."""
         v = self.logmap(x0, x1)

@@ -1,0 +1,145 @@
+"""The 5-seed density-estimation protocol of Chen & Lipman 2024, shared by earth and torus.
+
+For each seed: its own random 80/10/10 split (indices recorded), train a flow, select the
+EMA checkpoint with the lowest validation NLL, report the test NLL (nats per point,
+fixed-step Euler with projection, as the paper's shipped configs do). Results merge into
+benchmarks/results/<name>.json so datasets can be run one at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from benchmarks._fit import FitConfig, fit_flow
+from manifold_fm.data.splits import duplicate_share, random_split_indices
+from manifold_fm.likelihood import log_prob
+from manifold_fm.spaces.base import ManifoldSpace
+
+__all__ = ["EvalConfig", "hardware", "merge_json", "nll", "run_seed", "summarise"]
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+@dataclass
+class EvalConfig:
+    """Likelihood settings: selection (val) and final (test) Euler steps, dopri5 tolerances."""
+
+    val_steps: int = 200
+    test_steps: int = 1000
+    method: str = "euler"
+    dopri_tol: float = 1e-5
+    batch_size: int = 4096
+
+
+def hardware() -> dict:
+    """Where the numbers were measured."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def nll(model: nn.Module, space: ManifoldSpace, x: Tensor, steps: int, method: str, **kw) -> float:
+    """Mean negative log-likelihood in nats per point."""
+    model.eval()
+    r = log_prob(model, space, x, steps=steps, method=method, **kw)
+    return float(-r.log_prob.double().mean())
+
+
+def run_seed(
+    space: ManifoldSpace,
+    data: Tensor,
+    seed: int,
+    fit: FitConfig,
+    ev: EvalConfig,
+    *,
+    dopri_check: bool = False,
+    keys: Tensor | None = None,
+) -> tuple[dict, nn.Module]:
+    """One run of the protocol; returns its record and the selected EMA model.
+
+    ``keys`` (n, k) are the raw rows used to count test points duplicating a training point
+    (defaults to ``data``).
+    """
+    t0 = time.perf_counter()
+    split = random_split_indices(data.shape[0], seed)
+    train, val, test = data[split.train], data[split.val], data[split.test]
+    cfg = FitConfig(**{**asdict(fit), "seed": seed})
+
+    def val_score(m: nn.Module) -> float:
+        return nll(m, space, val, ev.val_steps, ev.method, batch_size=ev.batch_size)
+
+    res = fit_flow(space, train, cfg, score=val_score)
+    t_train = time.perf_counter() - t0
+    test_nll = nll(res.model, space, test, ev.test_steps, ev.method, batch_size=ev.batch_size)
+    keys = data if keys is None else keys
+    rec = {
+        "seed": seed,
+        "test_nll": test_nll,
+        "val_nll": res.best_score,
+        "best_step": res.best_step,
+        "val_history": res.history,
+        "dup_share": duplicate_share(keys[split.train], keys[split.test]),
+        "sizes": [len(split.train), len(split.val), len(split.test)],
+        "val_indices": split.val.tolist(),
+        "test_indices": split.test.tolist(),
+        "train_s": t_train,
+    }
+    if dopri_check:
+        td = time.perf_counter()
+        rec["test_nll_dopri5"] = nll(
+            res.model,
+            space,
+            test,
+            None,
+            "dopri5",
+            atol=ev.dopri_tol,
+            rtol=ev.dopri_tol,
+            dtype=torch.float64,
+            batch_size=ev.batch_size,
+        )
+        rec["dopri5_s"] = time.perf_counter() - td
+        rec["dopri5_tol"] = ev.dopri_tol
+    rec["wall_s"] = time.perf_counter() - t0
+    return rec, res.model
+
+
+def summarise(per_run: list[dict], settings: dict, wall_s: float) -> dict:
+    """The per-dataset JSON entry (test NLL mean and sample std over runs)."""
+    vals = [r["test_nll"] for r in per_run]
+    if not all(math.isfinite(v) for v in vals):
+        raise RuntimeError(f"non-finite test NLL in runs: {vals}")
+    return {
+        "test_nll_mean": statistics.fmean(vals),
+        "test_nll_std": statistics.stdev(vals) if len(vals) > 1 else None,
+        "runs": len(vals),
+        "per_run": per_run,
+        "wall_s": wall_s,
+        "settings": settings,
+    }
+
+
+def merge_json(name: str, entries: dict) -> dict:
+    """Merge ``entries`` into benchmarks/results/<name>.json (atomic write); return all."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old.update(entries)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(old, indent=1, allow_nan=True))
+    os.replace(tmp, path)
+    return old
