@@ -1,7 +1,8 @@
 """Sequence benchmark: CTMC flow matching on protein (DHFR) and RNA (RF00162) alignments.
 
 ``python -m benchmarks.sequences [--budget-s 150] [--quick]`` trains a mask-source CTMC
-model (SequenceTransformer) per alignment for a wall-clock budget on the train split
+model (SequenceTransformer, with manifold_fm.train.Trainer) per alignment for a wall-clock
+budget on the train split
 (README rule: record i % 10 == 9 test, == 8 val, else train) and reports on the test split:
 the negative ELBO in bits per position (upper bound on the NLL; number-of-masks estimator)
 beside the independent-site model (pseudocount 0.5, fitted on train), and for samples
@@ -21,8 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from benchmarks.common import hardware, write_json, write_md
-from benchmarks.discrete_baselines import connected_correlations, pearson, site_frequencies
-from discrete_fm import CTMCSpace, elbo, fit, sample_ancestral
+from benchmarks.discrete_baselines import (
+    connected_correlations,
+    fit_ctmc,
+    pearson,
+    site_frequencies,
+)
+from discrete_fm import CTMCSpace, elbo, sample_ancestral
 from manifold_fm.data.sequences import load_msa
 from manifold_fm.nn.transformer import SequenceTransformer
 
@@ -47,14 +53,14 @@ def run_msa(name: str, args) -> dict:
     torch.manual_seed(args.seed)
     space = CTMCSpace(q, L, "mask", reduction="mean")
     net = SequenceTransformer.for_space(space, dim=args.dim, depth=args.depth, heads=4)
-    rep = fit(
+    rep = fit_ctmc(
         space,
         net,
         train,
         budget_s=args.budget_s,
         batch_size=args.batch_size,
         lr=args.lr,
-        generator=torch.Generator().manual_seed(args.seed),
+        seed=args.seed,
     )
     e = elbo(
         net,
