@@ -126,6 +126,7 @@ def fit_ctmc(
         device="cpu",
         seed=seed,
         log_every=chunk,
+        progress=False,
     )
     trainer = Trainer(space, model, {"x1": data}, cfg)
     t0 = time.perf_counter()
