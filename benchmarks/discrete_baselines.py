@@ -24,6 +24,7 @@ __all__ = [
     "ARModel",
     "connected_correlations",
     "fit_ar",
+    "fit_ctmc",
     "ngram_js_bits",
     "pearson",
     "sample_entropy_bits",
@@ -91,9 +92,50 @@ def fit_ar(
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         steps += 1
-        recent = [*recent[-49:], float(loss)]
+        recent = [*recent[-49:], loss.item()]
     model.eval()
     return FitReport(steps, time.perf_counter() - t0, sum(recent) / max(len(recent), 1))
+
+
+def fit_ctmc(
+    space,
+    model: nn.Module,
+    data: Tensor,
+    *,
+    budget_s: float,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    chunk: int = 10,
+) -> FitReport:
+    """Train a CTMC model with the shared :class:`manifold_fm.train.Trainer` for a budget.
+
+    Constant lr (no warmup, no EMA: the runs are short), grad clip 1, uniform t; training
+    proceeds in chunks of ``chunk`` steps until ``budget_s`` wall seconds have passed.
+    """
+    from manifold_fm.train import TrainConfig, Trainer
+
+    cfg = TrainConfig(
+        steps=10**7,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_steps=0,
+        lr_schedule="constant",
+        ema_decay=0.0,
+        grad_clip=1.0,
+        device="cpu",
+        seed=seed,
+        log_every=chunk,
+        progress=False,
+    )
+    trainer = Trainer(space, model, {"x1": data}, cfg)
+    t0 = time.perf_counter()
+    res = None
+    while time.perf_counter() - t0 < budget_s:
+        res = trainer.fit(until=trainer.step + chunk)
+    model.eval()
+    final = res.final_loss if res is not None else float("nan")
+    return FitReport(trainer.step, time.perf_counter() - t0, final, list(trainer.losses))
 
 
 def _ngrams(seqs: list[str] | Tensor, n: int) -> Counter:

@@ -74,7 +74,7 @@ def fit(
         nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
         steps += 1
-        recent = [*recent[-49:], float(loss)]
+        recent = [*recent[-49:], loss.item()]
         if steps % log_every == 0:
             losses.append(sum(recent) / len(recent))
     model.eval()

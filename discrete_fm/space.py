@@ -264,7 +264,6 @@ class CTMCSpace(Space):
         generator: torch.Generator | None,
     ) -> Tensor:
         """Draw from softmax(logits) rows (m, V); where ``active`` (m,) never draw ``exclude``."""
-        logits = apply_temperature_top_p(logits, self.temperature, self.top_p)
         probs = torch.softmax(logits.to(self.sampling_dtype), dim=-1)
         if exclude is not None:
             keep = (~active).to(probs.dtype).unsqueeze(-1)
@@ -303,6 +302,7 @@ class CTMCSpace(Space):
         t = self._times(t, n, x.device).to(torch.float64)
         dt = self._times(dt, n, x.device).to(torch.float64)
         final = t + dt >= 1 - 1e-7
+        output = apply_temperature_top_p(output, self.temperature, self.top_p)  # off by default
         elig = self._corrupted(x, mask)
         if self.step_method == "ancestral" or self.source == "mask":
             # mask source: p(x1 = M) = 0, so the Euler rate of a masked position is w_t
