@@ -18,7 +18,15 @@ from torch import Tensor
 
 from manifold_fm._math import safe_norm
 
-__all__ = ["GaussianMixture", "Mixture", "VMFMixture", "WrappedNormalMixture"]
+__all__ = [
+    "GaussianMixture",
+    "Mixture",
+    "VMFMixture",
+    "WrappedNormalMixture",
+    "default_rd_mixture",
+    "default_s2_mixture",
+    "default_t2_mixture",
+]
 
 TWO_PI = 2 * math.pi
 
@@ -184,3 +192,23 @@ class GaussianMixture(Mixture):
     def sample_components(self, idx: Tensor, generator: torch.Generator | None) -> Tensor:
         mu, sig = self.mus[idx], self.sigmas[idx]
         return mu + sig[:, None] * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+
+
+def default_s2_mixture() -> VMFMixture:
+    """The S^2 ground truth of the synthetic benchmark and the demo: 4 vMFs, kappa 8..40."""
+    mus = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.3], [-0.5, -0.5, 0.7], [0.2, -0.3, -1.0]]
+    return VMFMixture(mus, [40.0, 15.0, 8.0, 25.0], [0.3, 0.3, 0.2, 0.2])
+
+
+def default_t2_mixture() -> WrappedNormalMixture:
+    """The T^2 ground truth: 3 wrapped normals, one straddling the 0 / 2 pi seam."""
+    mus = [[1.0, 2.0], [4.0, 4.5], [6.0, 0.3]]
+    sig = [[0.3, 0.5], [0.6, 0.3], [0.4, 0.4]]
+    return WrappedNormalMixture(mus, sig, [0.4, 0.35, 0.25])
+
+
+def default_rd_mixture(d: int = 2) -> GaussianMixture:
+    """The R^d ground truth: 4 isotropic Gaussians on the corners of a square (first 2 axes)."""
+    mus = torch.zeros(4, d, dtype=torch.float64)
+    mus[:, :2] = torch.tensor([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]])
+    return GaussianMixture(mus, [0.5, 0.7, 0.5, 0.7])
