@@ -7,8 +7,11 @@ written once against it.
 
 from manifold_fm import schedules
 from manifold_fm.spaces import (
+    SE3,
+    SO3,
     Euclidean,
     FlatTorus,
+    GeooptSpace,
     ManifoldSpace,
     PathSample,
     ProductSpace,
@@ -19,8 +22,11 @@ from manifold_fm.spaces import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "SE3",
+    "SO3",
     "Euclidean",
     "FlatTorus",
+    "GeooptSpace",
     "ManifoldSpace",
     "PathSample",
     "ProductSpace",

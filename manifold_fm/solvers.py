@@ -78,7 +78,8 @@ class VelocityField:
 
     def __call__(self, x: Tensor, t: Tensor | float) -> Tensor:
         n = x.shape[0]
-        tb = torch.as_tensor(t, device=x.device, dtype=x.dtype).expand(n)
+        tdtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()  # token ids
+        tb = torch.as_tensor(t, device=x.device, dtype=tdtype).expand(n)
         out = self.model(x, tb, **self.cond)
         self.nfe += 1
         if self.guidance_scale is None:

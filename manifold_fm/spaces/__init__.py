@@ -2,13 +2,19 @@
 
 from manifold_fm.spaces.base import ManifoldSpace, PathSample, Space
 from manifold_fm.spaces.euclidean import Euclidean
+from manifold_fm.spaces.geoopt import GeooptSpace
 from manifold_fm.spaces.product import ProductSpace
+from manifold_fm.spaces.se3 import SE3
+from manifold_fm.spaces.so3 import SO3
 from manifold_fm.spaces.sphere import Sphere
 from manifold_fm.spaces.torus import FlatTorus
 
 __all__ = [
+    "SE3",
+    "SO3",
     "Euclidean",
     "FlatTorus",
+    "GeooptSpace",
     "ManifoldSpace",
     "PathSample",
     "ProductSpace",

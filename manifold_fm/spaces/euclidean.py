@@ -12,7 +12,13 @@ import torch
 from torch import Tensor
 
 from manifold_fm._math import safe_norm
-from manifold_fm.schedules import AffineSchedule, CondOTAffine, KappaSchedule, as_affine_schedule
+from manifold_fm.schedules import (
+    AffineSchedule,
+    CondOTAffine,
+    KappaSchedule,
+    Linear,
+    as_affine_schedule,
+)
 from manifold_fm.spaces.base import ManifoldSpace, PathSample, pad_time, time_like
 
 __all__ = ["Euclidean"]
@@ -44,6 +50,9 @@ class Euclidean(ManifoldSpace):
         self.event_shape = torch.Size(shape)
         self.dim = math.prod(shape)
         self.prior_std = float(prior_std)
+        self._linear = isinstance(self.affine, CondOTAffine) and isinstance(
+            self.affine.kappa, Linear
+        )
 
     def _sum(self, v: Tensor) -> Tensor:
         return v.flatten(start_dim=v.dim() - self.event_ndim).sum(-1)
@@ -94,6 +103,9 @@ class Euclidean(ManifoldSpace):
         """Affine path x_t = alpha_t x1 + sigma_t x0, u_t = alpha'_t x1 + sigma'_t x0."""
         self.check_mask(x1, mask)
         t = time_like(t, self.batch_shape(x1), x1)
+        if self._linear:  # cond-OT fast path: x_t = lerp(x0, x1, t), u_t = x1 - x0
+            x_t = torch.lerp(x0, x1, pad_time(t, self.event_ndim).to(x0.dtype))
+            return PathSample(x_t=x_t, target=x1 - x0, t=t, x0=x0, x1=x1)
         a, s, da, ds = (pad_time(c, self.event_ndim) for c in self.affine(t))
         return PathSample(x_t=a * x1 + s * x0, target=da * x1 + ds * x0, t=t, x0=x0, x1=x1)
 

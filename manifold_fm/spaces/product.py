@@ -39,8 +39,8 @@ class ProductSpace(ManifoldSpace):
     def __init__(self, *spaces: Space, weights: list[float] | None = None) -> None:
         if len(spaces) < 2 or not all(isinstance(s, Space) for s in spaces):
             raise ValueError("ProductSpace needs at least two Space instances")
-        if any(s.mask_ndim for s in spaces):
-            raise ValueError("ProductSpace does not support masked components yet")
+        # components with maskable positions (CTMCSpace) are fine: the product itself has
+        # mask_ndim = 0, so it refuses masks and never passes one down.
         super().__init__(None)
         self.spaces = tuple(spaces)
         w = [1.0] * len(spaces) if weights is None else [float(v) for v in weights]

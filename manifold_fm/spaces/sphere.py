@@ -68,9 +68,15 @@ class Sphere(ManifoldSpace):
         return (safe_norm(x) - 1).abs()
 
     def _orth(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """(u, |u|, <x,y>) with u = y - <x,y> x the part of y orthogonal to x."""
+        """(u, |u|, <x,y>) with u = y - <x,y> x the part of y orthogonal to x.
+
+        u is orthogonalised twice (classical Gram-Schmidt with one re-orthogonalisation):
+        for nearly antipodal or equal points rounding leaves a normal part of size ~eps in
+        the first pass, which ``logmap`` would otherwise scale up by theta / |u|.
+        """
         c = (x * y).sum(-1, keepdim=True)
         u = y - c * x
+        u = u - (x * u).sum(-1, keepdim=True) * x
         return u, safe_norm(u, keepdim=True), c
 
     def dist(self, x: Tensor, y: Tensor) -> Tensor:
@@ -87,7 +93,7 @@ class Sphere(ManifoldSpace):
     def logmap(self, x: Tensor, y: Tensor) -> Tensor:
         u, s, c = self._orth(x, y)
         theta = torch.atan2(s, c)
-        tiny = torch.finfo(x.dtype).eps ** 2
+        tiny = torch.finfo(x.dtype).eps  # below this |u| is rounding noise: no direction
         degenerate = s <= tiny
         # theta / s -> 1 as s -> 0 with c > 0 (y near x); the antipodal branch replaces u.
         ratio = torch.where(degenerate, torch.ones_like(s), theta / torch.where(degenerate, 1, s))

@@ -1,0 +1,182 @@
+"""Core speed rows: training steps/s on R^2 and S^2, and geodesic path sampling on S^2.
+
+Peers: facebookresearch/flow_matching (AffineProbPath / GeodesicProbPath) and torchcfm
+(ConditionalFlowMatcher, R^2 only). Every library trains the same TimeMLP from the same
+initial weights on the same pre-generated batches, with the same optimiser; calls are
+interleaved (see benchmarks.common.interleaved_rates).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from benchmarks.common import interleaved_rates
+from manifold_fm import Euclidean, Sphere
+from manifold_fm.nn import TimeMLP
+
+__all__ = ["rows"]
+
+
+def _row(name, unit, ours, peer, peer_value, **extra) -> dict:
+    return {
+        "name": name,
+        "unit": unit,
+        "ours": ours,
+        "peer": peer,
+        "peer_value": peer_value,
+        "ratio": ours / peer_value,
+        **extra,
+    }
+
+
+class _Stepper:
+    """One optimiser step of a model on a stream of pre-generated (x0, x1, t) batches."""
+
+    def __init__(self, model, batches, pair_fn) -> None:
+        self.model = model
+        self.opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        self.batches, self.pair_fn, self.i = batches, pair_fn, 0
+
+    def __call__(self) -> None:
+        x0, x1, t = self.batches[self.i % len(self.batches)]
+        self.i += 1
+        x_t, loss_of = self.pair_fn(x0, x1, t)
+        loss = loss_of(self.model(x_t, t))
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+
+def _ours(space):
+    def pair(x0, x1, t):
+        s = space.path(x0, x1, t)
+        return s.x_t, lambda out: space.loss(out, s).mean()
+
+    return pair
+
+
+def _fm_path(path):
+    def pair(x0, x1, t):
+        s = path.sample(x_0=x0, x_1=x1, t=t)
+        return s.x_t, lambda out: (out - s.dx_t).pow(2).sum(-1).mean()
+
+    return pair
+
+
+def _cfm(matcher):
+    def pair(x0, x1, t):
+        _, x_t, u_t = matcher.sample_location_and_conditional_flow(x0, x1, t)
+        return x_t, lambda out: (out - u_t).pow(2).sum(-1).mean()
+
+    return pair
+
+
+def _batches(space, n_batches, batch, gen):
+    out = []
+    for _ in range(n_batches):
+        x0 = space.sample_prior(batch, generator=gen)
+        x1 = space.sample_prior(batch, generator=gen)
+        if isinstance(space, Sphere):  # a non-uniform target: concentrate near +z
+            x1 = space.projx(x1 + torch.tensor([0.0, 0.0, 1.5]))
+        out.append((x0, x1, torch.rand(batch, generator=gen)))
+    return out
+
+
+def _train_rows(quick: bool) -> list[dict]:
+    from flow_matching.path import AffineProbPath, GeodesicProbPath
+    from flow_matching.path.scheduler import CondOTScheduler
+    from flow_matching.utils.manifolds import Sphere as FMSphere
+
+    batch = 512 if quick else 4096
+    blocks, per_block = (2, 3) if quick else (8, 10)
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+
+    r2 = Euclidean(2)
+    base = TimeMLP.for_space(r2, hidden=256, depth=3)
+    data = _batches(r2, 8, batch, gen)
+    fns = {
+        "ours": _Stepper(copy.deepcopy(base), data, _ours(r2)),
+        "flow_matching": _Stepper(
+            copy.deepcopy(base), data, _fm_path(AffineProbPath(CondOTScheduler()))
+        ),
+    }
+    try:
+        import torchcfm
+
+        fns["torchcfm"] = _Stepper(
+            copy.deepcopy(base), data, _cfm(torchcfm.ConditionalFlowMatcher(sigma=0.0))
+        )
+    except ImportError:
+        pass
+    res = interleaved_rates(fns, blocks=blocks, per_block=per_block)
+    for peer in [p for p in fns if p != "ours"]:
+        rows.append(
+            _row(
+                "train_step_r2",
+                "steps/s",
+                res["ours"]["median"],
+                peer,
+                res[peer]["median"],
+                batch=batch,
+                model="TimeMLP 256x3",
+            )
+        )
+
+    s2 = Sphere(2)
+    base = TimeMLP.for_space(s2, hidden=256, depth=3)
+    data = _batches(s2, 8, batch, gen)
+    fm_geo = GeodesicProbPath(CondOTScheduler(), FMSphere())
+    fns = {
+        "ours": _Stepper(copy.deepcopy(base), data, _ours(s2)),
+        "flow_matching": _Stepper(copy.deepcopy(base), data, _fm_path(fm_geo)),
+    }
+    res = interleaved_rates(fns, blocks=blocks, per_block=per_block)
+    rows.append(
+        _row(
+            "train_step_s2",
+            "steps/s",
+            res["ours"]["median"],
+            "flow_matching",
+            res["flow_matching"]["median"],
+            batch=batch,
+            model="TimeMLP 256x3",
+        )
+    )
+    return rows
+
+
+def _path_row(quick: bool) -> dict:
+    from flow_matching.path import GeodesicProbPath
+    from flow_matching.path.scheduler import CondOTScheduler
+    from flow_matching.utils.manifolds import Sphere as FMSphere
+
+    batch = 4096
+    gen = torch.Generator().manual_seed(1)
+    s2 = Sphere(2)
+    x0, x1 = s2.sample_prior(batch, generator=gen), s2.sample_prior(batch, generator=gen)
+    t = torch.rand(batch, generator=gen)
+    fm = GeodesicProbPath(CondOTScheduler(), FMSphere())
+    ours_s, peer_s = s2.path(x0, x1, t), fm.sample(x_0=x0, x_1=x1, t=t)
+    fns = {"ours": lambda: s2.path(x0, x1, t), "flow_matching": lambda: fm.sample(x0, x1, t)}
+    res = interleaved_rates(fns, blocks=3 if quick else 10, per_block=5 if quick else 30)
+    ours_us = 1e6 / res["ours"]["median"]
+    peer_us = 1e6 / res["flow_matching"]["median"]
+    return {
+        "name": "geodesic_path_s2",
+        "unit": "us/call",
+        "ours": ours_us,
+        "peer": "flow_matching",
+        "peer_value": peer_us,
+        "ratio": peer_us / ours_us,
+        "batch": batch,
+        "max_abs_diff_x_t": float((ours_s.x_t - peer_s.x_t).abs().max()),
+        "max_abs_diff_target": float((ours_s.target - peer_s.dx_t).abs().max()),
+    }
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """Rows train_step_r2 (one per peer), train_step_s2 and geodesic_path_s2."""
+    return [*_train_rows(quick), _path_row(quick)]

@@ -1,0 +1,259 @@
+"""Speed rows for SO(3)/SE(3): exp and log at batch 1e6 vs roma and e3nn, SE(3)^128 paths.
+
+``rows(quick)`` is collected by ``benchmarks/speed.py``; run this file alone with
+``python -m benchmarks.speed_lie [--quick]`` to print the rows and write
+``benchmarks/results/speed_lie.{json,md}``.
+
+Protocol: CPU, float32, one thread, seed 0. Inputs are rotation vectors with angles
+uniform in [0, pi) plus adversarial angles (0, 1e-8, 1e-4, pi - 1e-6, pi); log inputs are
+their float32 matrices. Ours and the peer run interleaved on the same tensors; each
+reports the median of ``repeats`` wall times. ``ratio = peer_time / our_time`` (> 1: we
+are faster). ``max_error`` (ours) and ``peer_max_error`` are the largest absolute entry
+errors against a float64 reference (scipy's Rotation, independent of our code); at angles
+within 1e-3 of pi, where +w and -w are both a correct log, the log error is taken to the
+nearer of the two. The e3nn rows time the rotation-vector API built from e3nn's axis-angle
+functions (norm and division included), as a user starting from rotation vectors would.
+Every exp/log row also carries a no-NaN sweep: values and gradients of exp and log in
+float32 and float64 over ``nan_sweep_count`` random plus adversarial inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from manifold_fm.lie import rotation_angle, so3_exp, so3_log
+from manifold_fm.spaces.se3 import SE3
+
+ADVERSARIAL = [0.0, 1e-8, 1e-4, math.pi - 1e-6, math.pi]
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def make_rotvecs(n: int, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """n rotation vectors: 1% adversarial angles, the rest uniform in [0, pi). ``(n, 3)``."""
+    g = torch.Generator().manual_seed(seed)
+    ang = torch.rand(n, generator=g, dtype=torch.float64) * math.pi
+    k = max(len(ADVERSARIAL), n // 100)
+    ang[:k] = torch.tensor(ADVERSARIAL, dtype=torch.float64).repeat(k // len(ADVERSARIAL) + 1)[:k]
+    ax = torch.nn.functional.normalize(torch.randn(n, 3, generator=g, dtype=torch.float64), dim=-1)
+    return (ax * ang[:, None]).to(dtype)
+
+
+def _time_pair(ours, peer, arg, repeats: int) -> tuple[float, float]:
+    ours(arg), peer(arg)  # warm-up
+    t_ours, t_peer = [], []
+    for _ in range(repeats):
+        for fn, acc in ((ours, t_ours), (peer, t_peer)):
+            t0 = time.perf_counter()
+            fn(arg)
+            acc.append(time.perf_counter() - t0)
+    return statistics.median(t_ours), statistics.median(t_peer)
+
+
+def _log_error(w: torch.Tensor, ref: torch.Tensor) -> float:
+    err = (w.double() - ref).abs().amax(-1)
+    anti = (w.double() + ref).abs().amax(-1)
+    near_pi = ref.norm(dim=-1) > math.pi - 1e-3
+    return float(torch.where(near_pi, torch.minimum(err, anti), err).max())
+
+
+def _peers():
+    import roma
+    from e3nn import o3
+
+    def e3nn_exp(w):
+        angle = w.norm(dim=-1)
+        axis = w / angle.clamp_min(1e-30)[:, None]
+        return o3.axis_angle_to_matrix(axis, angle)
+
+    def e3nn_log(r):
+        axis, angle = o3.matrix_to_axis_angle(r)
+        return axis * angle[:, None]
+
+    return {
+        "roma": (roma.rotvec_to_rotmat, roma.rotmat_to_rotvec),
+        "e3nn": (e3nn_exp, e3nn_log),
+    }
+
+
+def nan_sweep(n: int, seed: int = 1) -> dict:
+    """Count non-finite values and gradients of exp, log and angle over n inputs per dtype."""
+    bad_val = bad_grad = 0
+    for dtype in (torch.float32, torch.float64):
+        w = make_rotvecs(n, seed, dtype).requires_grad_(True)
+        r = so3_exp(w)
+        r_in = so3_exp(w.detach()).requires_grad_(True)
+        v = so3_log(r_in)
+        a = rotation_angle(r_in)
+        bad_val += int(
+            (~torch.isfinite(r)).any((-1, -2)).sum() + (~torch.isfinite(v)).any(-1).sum()
+        )
+        bad_val += int((~torch.isfinite(a)).sum())
+        (r.sum() + so3_log(r).sum()).backward()
+        (v.sum() + a.sum()).backward()
+        bad_grad += int((~torch.isfinite(w.grad)).any(-1).sum())
+        bad_grad += int((~torch.isfinite(r_in.grad)).any((-1, -2)).sum())
+    return {
+        "nan_sweep_count": 2 * n,
+        "nan_sweep_nonfinite_values": bad_val,
+        "nan_sweep_nonfinite_grads": bad_grad,
+    }
+
+
+def _se3_path_rows(quick: bool, repeats: int) -> list[dict]:
+    import roma
+
+    n_frames, batch = 128, 8 if quick else 64
+    space = SE3(n_frames=n_frames)
+    g = torch.Generator().manual_seed(0)
+    x0 = space.sample_prior(batch, generator=g)
+    x1 = space.sample_prior(batch, generator=g)
+    t = torch.rand(batch, generator=g)
+
+    def ours(_):
+        return space.path(x0, x1, t)
+
+    def naive(_):
+        (r0, t0), (r1, t1) = SE3.split(x0), SE3.split(x1)
+        w = roma.rotmat_to_rotvec(r0.transpose(-1, -2) @ r1)
+        r_t = r0 @ roma.rotvec_to_rotmat(t[:, None, None] * w)
+        return SE3.join(r_t, t0 + t[:, None, None] * (t1 - t0)), torch.cat([w, t1 - t0], -1)
+
+    t_ours, t_peer = _time_pair(ours, naive, None, repeats)
+    ref_x, _ = naive(None)
+    err = float((ours(None).x_t.double() - ref_x.double()).abs().max())
+    return [
+        {
+            "name": "geodesic_path_se3_128",
+            "unit": "ms",
+            "ours": 1e3 * t_ours,
+            "peer": "roma (naive composed path: rotmat_to_rotvec, rotvec_to_rotmat, lerp)",
+            "peer_value": 1e3 * t_peer,
+            "ratio": t_peer / t_ours,
+            "batch": batch,
+            "n_frames": n_frames,
+            "dtype": "float32",
+            "device": "cpu",
+            "max_abs_diff_vs_peer": err,
+            "note": "SE3.path without mask, linear schedule",
+        }
+    ]
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """Speed rows (see the module docstring). quick: batch 1e4 and a 1e4 no-NaN sweep."""
+    from scipy.spatial.transform import Rotation
+
+    torch.manual_seed(0)
+    n = 10_000 if quick else 1_000_000
+    repeats = 3 if quick else 7
+    w64 = make_rotvecs(n, seed=0)
+    w = w64.float()
+    ref_rot = Rotation.from_rotvec(w.double().numpy())  # reference of the float32 inputs
+    ref_exp = torch.from_numpy(ref_rot.as_matrix())
+    r = ref_exp.float()
+    ref_log = torch.from_numpy(Rotation.from_matrix(r.double().numpy()).as_rotvec())
+    sweep = nan_sweep(n)
+    common = {
+        "batch": n,
+        "dtype": "float32",
+        "device": "cpu",
+        "threads": 1,
+        "seed": 0,
+        "repeats": repeats,
+        "reference": "scipy Rotation (float64)",
+        **sweep,
+    }
+    out = []
+    for peer, (p_exp, p_log) in _peers().items():
+        t_o, t_p = _time_pair(so3_exp, p_exp, w, repeats)
+        out.append(
+            {
+                "name": "so3_exp_1e6",
+                "unit": "ms",
+                "ours": 1e3 * t_o,
+                "peer": peer,
+                "peer_value": 1e3 * t_p,
+                "ratio": t_p / t_o,
+                "max_error": float((so3_exp(w).double() - ref_exp).abs().max()),
+                "peer_max_error": float((p_exp(w).double() - ref_exp).abs().max()),
+                **common,
+            }
+        )
+        t_o, t_p = _time_pair(so3_log, p_log, r, repeats)
+        out.append(
+            {
+                "name": "so3_log_1e6",
+                "unit": "ms",
+                "ours": 1e3 * t_o,
+                "peer": peer,
+                "peer_value": 1e3 * t_p,
+                "ratio": t_p / t_o,
+                "max_error": _log_error(so3_log(r), ref_log),
+                "peer_max_error": _log_error(p_log(r), ref_log),
+                **common,
+            }
+        )
+    return out + _se3_path_rows(quick, repeats)
+
+
+def _markdown(rs: list[dict], meta: dict) -> str:
+    lines = [
+        "# SO(3) / SE(3) speed (lower time is better; ratio > 1: manifold-fm faster)",
+        "",
+        f"hardware: {meta['hardware']}; torch {meta['torch']}; threads 1; seed 0; "
+        f"wall time {meta['wall_s']:.1f} s; quick={meta['quick']}",
+        "",
+        "| row | peer | ours (ms) | peer (ms) | ratio | our max err | peer max err |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rs:
+        err = r.get("max_error", r.get("max_abs_diff_vs_peer", float("nan")))
+        peer_err = f"{r['peer_max_error']:.2e}" if "peer_max_error" in r else "(diff to peer)"
+        lines.append(
+            f"| {r['name']} (batch {r['batch']}) | {r['peer'].split(' ')[0]} | {r['ours']:.1f} | "
+            f"{r['peer_value']:.1f} | {r['ratio']:.2f} | {err:.2e} | {peer_err} |"
+        )
+    s = rs[0]
+    lines += [
+        "",
+        f"no-NaN sweep: {s['nan_sweep_count']} inputs (float32 + float64, random + "
+        f"adversarial): {s['nan_sweep_nonfinite_values']} non-finite values, "
+        f"{s['nan_sweep_nonfinite_grads']} non-finite gradients.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    rs = rows(quick=args.quick)
+    meta = {
+        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "quick": args.quick,
+        "wall_s": time.perf_counter() - t0,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = "speed_lie_quick" if args.quick else "speed_lie"
+    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rs}, indent=2) + "\n")
+    md = _markdown(rs, meta)
+    (RESULTS / f"{stem}.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()

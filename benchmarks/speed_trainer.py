@@ -1,0 +1,208 @@
+"""Trainer overhead: steps/s of the full Trainer vs a bare hand-written loop.
+
+Both train the same TimeMLP (``TimeMLP.for_space(Sphere(2))``, hidden 256, depth 3) from
+the same initial weights on the same device-resident S^2 data at batch 4096, and do the
+same math per step: uniform row draw, prior draw, uniform t, geodesic path, loss, AdamW,
+global-norm clipping at 1.0 and an EMA update (decay 0.999). The bare loop is the
+minimum a user would write for that; the ratio trainer/bare therefore measures what the
+Trainer's bookkeeping costs (dict batches, coupling and time-sampler dispatch, device-side
+loss/NaN accumulators, LR schedule, periodic logging). Blocks of steps are interleaved
+round-robin; wall-clock medians give the ratio, CPU-time medians (``ratio_cpu``) are
+recorded beside them because the machine may be shared. The same comparison is repeated
+with ``torch.compile`` on both; if compilation fails on this machine the reason is
+recorded instead.
+
+Run alone: ``python -m benchmarks.speed_trainer [--quick]`` writes
+``benchmarks/results/speed_trainer.{json,md}``; ``benchmarks/speed.py`` collects ``rows``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+import traceback
+
+import torch
+
+from benchmarks.common import hardware, write_json, write_md
+from manifold_fm import Sphere
+from manifold_fm.nn import TimeMLP
+from manifold_fm.train import TrainConfig, Trainer
+
+__all__ = ["rows"]
+
+SEED = 0
+
+
+class _BareLoop:
+    """The hand-written loop: ``k`` steps per call."""
+
+    def __init__(self, space, model, data, batch, k, compile_model) -> None:
+        self.space, self.model, self.data, self.batch, self.k = space, model, data, batch, k
+        self.fwd = torch.compile(model) if compile_model else model
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.opt = torch.optim.AdamW(self.params, lr=1e-3, weight_decay=0.0, foreach=True)
+        self.ema = [p.detach().clone() for p in self.params]
+        self.gen = torch.Generator().manual_seed(SEED)
+        self.data_gen = torch.Generator().manual_seed(SEED + 1)
+
+    def __call__(self) -> None:
+        s, b = self.space, self.batch
+        for _ in range(self.k):
+            x1 = self.data[torch.randint(self.data.shape[0], (b,), generator=self.data_gen)]
+            x0 = s.sample_prior(b, generator=self.gen)
+            t = torch.rand(b, generator=self.gen)
+            sample = s.path(x0, x1, t)
+            loss = s.loss(self.fwd(sample.x_t, t), sample).mean()
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.params, 1.0, foreach=True)
+            self.opt.step()
+            with torch.no_grad():
+                torch._foreach_lerp_(self.ema, self.params, 1e-3)
+
+
+class _TrainerBlock:
+    """``k`` steps of the full Trainer per call."""
+
+    def __init__(self, trainer: Trainer, k: int) -> None:
+        self.trainer, self.k = trainer, k
+
+    def __call__(self) -> None:
+        self.trainer.fit(until=self.trainer.step + self.k)
+
+
+def _interleave(fns: dict, blocks: int, warmup: int) -> dict[str, dict[str, list[float]]]:
+    """Run each callable once per block, order rotated per block; wall and CPU seconds."""
+    names = list(fns)
+    for name in names:
+        for _ in range(warmup):
+            fns[name]()
+    out = {n: {"wall": [], "cpu": []} for n in names}
+    for b in range(blocks):
+        for name in names[b % len(names) :] + names[: b % len(names)]:
+            w0, c0 = time.perf_counter(), time.process_time()
+            fns[name]()
+            out[name]["wall"].append(time.perf_counter() - w0)
+            out[name]["cpu"].append(time.process_time() - c0)
+    return out
+
+
+def _measure(compile_model: bool, quick: bool) -> dict:
+    torch.manual_seed(SEED)
+    space = Sphere(2)
+    batch = 1024 if quick else 4096
+    blocks, k, warmup = (2, 2, 1) if quick else (8, 10, 1)
+    gen = torch.Generator().manual_seed(SEED)
+    data = space.projx(space.sample_prior(20000, generator=gen) + torch.tensor([0.0, 0.0, 1.5]))
+    base = TimeMLP.for_space(space, hidden=256, depth=3)
+    total = (blocks + warmup) * k + 1
+    cfg = TrainConfig(
+        steps=total, batch_size=batch, lr=1e-3, warmup_steps=0, lr_schedule="constant",
+        grad_clip=1.0, ema_decay=0.999, log_every=50, progress=False, device="cpu",
+        amp="off", compile=compile_model, seed=SEED,
+    )  # fmt: skip
+    trainer = Trainer(space, copy.deepcopy(base), data, cfg)
+    bare = _BareLoop(space, copy.deepcopy(base), data, batch, k, compile_model)
+    t0 = time.perf_counter()
+    res = _interleave({"trainer": _TrainerBlock(trainer, k), "bare": bare}, blocks, warmup)
+
+    def rate(name: str, kind: str, f=statistics.median) -> float:
+        return k / f(res[name][kind])
+
+    return {
+        "trainer": rate("trainer", "wall"),
+        "bare": rate("bare", "wall"),
+        "trainer_best": rate("trainer", "wall", min),
+        "bare_best": rate("bare", "wall", min),
+        "trainer_cpu": rate("trainer", "cpu"),
+        "bare_cpu": rate("bare", "cpu"),
+        "blocks": blocks,
+        "steps_per_block": k,
+        "batch": batch,
+        "wall_s": round(time.perf_counter() - t0, 2),
+    }
+
+
+def _row(name: str, m: dict, **extra) -> dict:
+    return {
+        "name": name,
+        "unit": "steps/s",
+        "ours": m["trainer"],
+        "peer": "bare loop",
+        "peer_value": m["bare"],
+        "ratio": m["trainer"] / m["bare"],
+        "target_ratio": 0.95,
+        "ours_best": m["trainer_best"],
+        "peer_best": m["bare_best"],
+        # CPU-time rates: insensitive to other processes on a shared machine
+        "ours_cpu": m["trainer_cpu"],
+        "peer_cpu": m["bare_cpu"],
+        "ratio_cpu": m["trainer_cpu"] / m["bare_cpu"],
+        "batch": m["batch"],
+        "blocks": m["blocks"],
+        "steps_per_block": m["steps_per_block"],
+        "seed": SEED,
+        "wall_s": m["wall_s"],
+        **extra,
+    }
+
+
+def rows(quick: bool = False) -> list[dict]:
+    """Rows ``trainer_vs_bare_loop_s2`` and (when compile works) ``..._compiled``."""
+    out = [_row("trainer_vs_bare_loop_s2", _measure(False, quick))]
+    if quick:
+        out[0]["compiled_skipped"] = "quick mode (compilation takes minutes on CPU)"
+        return out
+    try:
+        out.append(_row("trainer_vs_bare_loop_s2_compiled", _measure(True, quick), compile=True))
+    except Exception as err:  # inductor needs a working C++ toolchain; record why not
+        reason = "".join(traceback.format_exception_only(type(err), err)).strip()
+        out[0]["compiled_skipped"] = reason[:300]
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description="Trainer overhead vs a bare loop on S^2")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    rs = rows(args.quick)
+    payload = {
+        "rows": rs,
+        "quick": args.quick,
+        "seed": SEED,
+        "hardware": hardware(),
+        "wall_s": round(time.perf_counter() - t0, 2),
+    }
+    write_json("speed_trainer", payload)
+    lines = [
+        "# Trainer overhead: full Trainer vs a bare hand-written loop (S^2 TimeMLP)",
+        "",
+        "Batch 4096 (1024 in quick mode), hidden 256 x 3, AdamW + clip + EMA in both; "
+        f"interleaved blocks; "
+        f"seed {SEED}; torch threads {args.threads}; wall {payload['wall_s']} s; "
+        f"{payload['hardware']['processor']}, {payload['hardware']['cpu_count']} cores, "
+        f"torch {payload['hardware']['torch']}. Target ratio >= 0.95.",
+        "",
+        "| row | Trainer steps/s | bare loop steps/s | ratio (wall) | ratio (CPU time) | notes |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rs:
+        note = r.get("compiled_skipped", "")
+        lines.append(
+            f"| {r['name']} | {r['ours']:.2f} | {r['peer_value']:.2f} | {r['ratio']:.3f} | "
+            f"{r['ratio_cpu']:.3f} | batch {r['batch']}; {note} |"
+        )
+        print(f"{r['name']:<36} trainer {r['ours']:.2f} bare {r['peer_value']:.2f} "
+              f"ratio {r['ratio']:.3f} cpu-ratio {r['ratio_cpu']:.3f} {note}")  # fmt: skip
+    write_md("speed_trainer", "\n".join(lines) + "\n")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

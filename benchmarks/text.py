@@ -1,0 +1,219 @@
+"""Text benchmark: CTMC flow matching vs an autoregressive baseline on tinyshakespeare.
+
+``python -m benchmarks.text [--budget-s 120] [--quick]`` trains, for the same wall-clock
+budget each and with the same SequenceTransformer, (1) a causal AR model, (2) a mask-source
+CTMC model and (3) a uniform-source CTMC model on 128-character chunks of the train split
+(README split 90/5/5), then reports on test chunks: the AR exact bits/char and the CTMC
+negative-ELBO bits/char (upper bounds; mask: number-of-masks estimator, uniform: time
+estimator), beside the README's n-gram baselines; and for 64 samples of 128 chars (mask
+model: ancestral sampler, 128 steps, float64 draws, no temperature): unigram/bigram/trigram
+Jensen-Shannon divergence (bits) to the test split, sample entropy and NLL under the AR
+model. Writes benchmarks/results/text.json, text.md and text_samples.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from benchmarks.common import RESULTS, hardware, write_json, write_md
+from benchmarks.discrete_baselines import ARModel, fit_ar, ngram_js_bits, sample_entropy_bits
+from discrete_fm import CTMCSpace, elbo, fit, sample_ancestral
+from manifold_fm.data.text import load_text
+from manifold_fm.nn.transformer import SequenceTransformer
+
+#: interpolated Witten-Bell n-gram BPC from shared/data/text/README.md (val / test)
+README_NGRAM_BPC = {
+    "unigram": (4.81, 4.85),
+    "bigram": (3.57, 3.60),
+    "trigram": (2.88, 3.04),
+    "4-gram": (2.44, 2.68),
+    "5-gram": (2.27, 2.55),
+}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget-s", type=float, default=120.0, help="training seconds per model")
+    ap.add_argument("--quick", action="store_true", help="seconds-long smoke run")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--length", type=int, default=128)
+    ap.add_argument("--dim", type=int, default=128)
+    ap.add_argument("--depth", type=int, default=4)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--eval-chunks", type=int, default=128, help="test chunks for the NELBO")
+    ap.add_argument("--n-t", type=int, default=8, help="stratified t (or k) per chunk")
+    ap.add_argument("--samples", type=int, default=64)
+    ap.add_argument("--sample-steps", type=int, default=128)
+    ap.add_argument("--root", default=None, help="data root (default $MFM_DATA)")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.budget_s, args.eval_chunks, args.n_t = 3.0, 8, 2
+        args.samples, args.sample_steps, args.dim, args.depth = 8, 16, 32, 1
+    torch.set_num_threads(args.threads)
+    t_start = time.perf_counter()
+    corpus = load_text("tinyshakespeare", args.root)
+    V, L = corpus.vocab_size, args.length
+    train = corpus.train.unfold(0, L, L // 2).contiguous()  # overlapping windows, stride L/2
+    test = corpus.chunks("test", L)
+    ev = test[: args.eval_chunks]
+    net_kw = dict(dim=args.dim, depth=args.depth, heads=4 if args.dim % 4 == 0 else 1)
+    res: dict = {"settings": vars(args).copy(), "vocab_size": V, "seeds": {"torch": args.seed}}
+    fits = {}
+
+    torch.manual_seed(args.seed)
+    ar = ARModel(V, L, **net_kw)
+    fits["ar"] = fit_ar(
+        ar,
+        train,
+        budget_s=args.budget_s,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        generator=torch.Generator().manual_seed(args.seed),
+    )
+    res["ar_bpc"] = float(ar.nll_bits(ev).sum() / ev.numel())
+
+    models = {}
+    for source in ("mask", "uniform"):
+        torch.manual_seed(args.seed)
+        space = CTMCSpace(V, L, source, reduction="mean")
+        net = SequenceTransformer.for_space(space, **net_kw)
+        fits[source] = fit(
+            space,
+            net,
+            train,
+            budget_s=args.budget_s,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            generator=torch.Generator().manual_seed(args.seed),
+        )
+        est = "k" if source == "mask" else "t"
+        e = elbo(
+            net,
+            space,
+            ev,
+            n_t=args.n_t,
+            estimator=est,
+            batch_size=64,
+            generator=torch.Generator().manual_seed(args.seed + 1),
+        )
+        res[f"nelbo_bpc_{source}"] = e.bits_per_token
+        res[f"nelbo_bpc_{source}_stderr"] = e.stderr
+        res[f"nelbo_bpc_{source}_estimator"] = est
+        models[source] = (space, net)
+    res["mask_minus_ar_bpc"] = res["nelbo_bpc_mask"] - res["ar_bpc"]
+    res["params"] = {
+        k: sum(p.numel() for p in m.parameters())
+        for k, m in (("ar", ar), ("mask", models["mask"][1]), ("uniform", models["uniform"][1]))
+    }
+    res["train_steps"] = {k: f.steps for k, f in fits.items()}
+    res["train_wall_s"] = {k: round(f.wall_s, 1) for k, f in fits.items()}
+    res["final_train_loss"] = {k: f.final_loss for k, f in fits.items()}
+
+    g = torch.Generator().manual_seed(args.seed + 2)
+    space, net = models["mask"]
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        s_mask = sample_ancestral(net, space, args.samples, steps=args.sample_steps, generator=g).x
+    sample_wall = time.perf_counter() - t0
+    s_ar = ar.sample(args.samples, L, g)
+    freq = torch.bincount(corpus.train, minlength=V).double()
+    s_uni = torch.multinomial(
+        freq / freq.sum(), args.samples * L, replacement=True, generator=g
+    ).view(args.samples, L)
+    stats = {}
+    for name, xs in (
+        ("test_data", test[: args.samples]),
+        ("mask_ctmc", s_mask),
+        ("ar", s_ar),
+        ("unigram_model", s_uni),
+    ):
+        ref = test if name != "test_data" else test[args.samples :]
+        stats[name] = {
+            "js1": ngram_js_bits(xs, ref, 1),
+            "js2": ngram_js_bits(xs, ref, 2),
+            "js3": ngram_js_bits(xs, ref, 3),
+            "entropy_bits": sample_entropy_bits(xs, V),
+            "ar_nll_bpc": float(ar.nll_bits(xs).mean() / L),
+        }
+    res["sample_stats"] = stats
+    res["bigram_js_samples"] = stats["mask_ctmc"]["js2"]
+    res["bigram_js_unigram_model"] = stats["unigram_model"]["js2"]
+    res["sample_wall_s"] = round(sample_wall, 1)
+    res["readme_ngram_bpc_val_test"] = README_NGRAM_BPC
+    res["must_show"] = {
+        "mask_within_0.35_of_ar": res["mask_minus_ar_bpc"] <= 0.35,
+        "bigram_js_below_unigram_model": res["bigram_js_samples"] < res["bigram_js_unigram_model"],
+    }
+    res["hardware"] = hardware()
+    res["wall_s"] = round(time.perf_counter() - t_start, 1)
+    name = "text_quick" if args.quick else "text"
+    write_json(name, res)
+    write_md(name, _markdown(res))
+    (RESULTS / f"{name}_samples.txt").write_text(
+        "".join(f"--- mask CTMC sample {i} ---\n{corpus.decode(x)}\n" for i, x in enumerate(s_mask))
+        + "".join(f"--- AR sample {i} ---\n{corpus.decode(x)}\n" for i, x in enumerate(s_ar[:8]))
+    )
+    print(_markdown(res))
+    return res
+
+
+def _markdown(r: dict) -> str:
+    s = r["settings"]
+    lines = [
+        "# Text: tinyshakespeare, 128-char chunks, CTMC flow matching vs AR",
+        "",
+        f"Same SequenceTransformer (dim {s['dim']}, depth {s['depth']}) and {s['budget_s']:g} s "
+        f"training budget per model, batch {s['batch_size']}, AdamW lr {s['lr']}, "
+        f"{s['threads']} thread(s), seed {s['seed']}. Test: first {s['eval_chunks']} "
+        f"non-overlapping 128-char chunks of the README test split; NELBO with {s['n_t']} "
+        "stratified samples per chunk (an upper bound on the NLL). Wall time "
+        f"{r['wall_s']} s.",
+        "",
+        "| model | params | train steps | test bits/char |",
+        "|---|---:|---:|---:|",
+        f"| AR (exact) | {r['params']['ar']} | {r['train_steps']['ar']} | {r['ar_bpc']:.3f} |",
+        f"| CTMC mask source (NELBO, k-form) | {r['params']['mask']} | "
+        f"{r['train_steps']['mask']} | <= {r['nelbo_bpc_mask']:.3f} "
+        f"(+- {r['nelbo_bpc_mask_stderr']:.3f}) |",
+        f"| CTMC uniform source (NELBO, t-form) | {r['params']['uniform']} | "
+        f"{r['train_steps']['uniform']} | <= {r['nelbo_bpc_uniform']:.3f} "
+        f"(+- {r['nelbo_bpc_uniform_stderr']:.3f}) |",
+    ]
+    for k, (v, t) in r["readme_ngram_bpc_val_test"].items():
+        lines.append(f"| {k} Witten-Bell (README) | - | - | {t:.2f} (val {v:.2f}) |")
+    lines += [
+        "",
+        f"Mask NELBO minus AR: {r['mask_minus_ar_bpc']:+.3f} bits/char (issue target <= 0.35; "
+        "literature calibration: ~0.9 after 2.8k updates at this size, see "
+        "shared/notes/discrete-recipe.md 5.4).",
+        "",
+        f"Samples ({s['samples']} x 128 chars; CTMC: ancestral, {s['sample_steps']} steps, "
+        "float64, temperature 1). JS = Jensen-Shannon divergence in bits to the test split; "
+        "entropy = mean per-sample unigram entropy; AR-NLL = bits/char under our AR model.",
+        "",
+        "| samples | JS1 | JS2 | JS3 | entropy | AR-NLL |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for k, v in r["sample_stats"].items():
+        lines.append(
+            f"| {k} | {v['js1']:.3f} | {v['js2']:.3f} | {v['js3']:.3f} | "
+            f"{v['entropy_bits']:.2f} | {v['ar_nll_bpc']:.2f} |"
+        )
+    lines += [
+        "",
+        "Calibration in the notes (25 min per model, 0.83M params): AR 2.38 test BPC, masked "
+        "<= 3.08; real-data JS2 0.058, AR samples 0.062, masked samples 0.082.",
+        "",
+        f"Hardware: {r['hardware']['processor']}, torch {r['hardware']['torch']}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""From model logits to the CTMC's posterior and jump rates (the mixture-path velocity).
+
+Why a file of its own: the posterior p(x1 | x_t) (with SUBS carry-over for the mask source)
+and the rate u_t(y | x_t) = kappa'/(1-kappa) (p(x1=y | x_t) - delta_{x_t}(y)) are used by the
+loss, the ELBO and the samplers; they are written once here.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from manifold_fm.schedules import KappaSchedule
+
+__all__ = ["hazard", "jump_rates", "posterior_log_probs"]
+
+
+def hazard(schedule: KappaSchedule, t: Tensor, eps: float = 1e-12) -> Tensor:
+    """w(t) = kappa'(t) / (1 - kappa(t)), with 1 - kappa clamped below by ``eps``; like ``t``."""
+    k, dk = schedule(t)
+    return dk / (1 - k).clamp_min(eps)
+
+
+def posterior_log_probs(logits: Tensor, x_t: Tensor, mask_id: int | None) -> Tensor:
+    """log p(x1^i = y | x_t), shape ``(n, L, V)``, from logits ``(n, L, V)``.
+
+    log_softmax of the logits, computed in at least float32. For the mask source
+    (``mask_id`` = V) this is "SUBS" (Sahoo et al. 2024): a position that is not masked is
+    already clean, so its posterior is the point mass at x_t^i (log-prob 0 there, -inf
+    elsewhere) whatever the network says. For the uniform source (``mask_id`` None) every
+    position keeps the network's posterior.
+    """
+    lp = torch.log_softmax(
+        logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits, dim=-1
+    )
+    if mask_id is None:
+        return lp
+    clean = x_t != mask_id
+    if not bool(clean.any()):
+        return lp
+    V = lp.shape[-1]
+    point = torch.full_like(lp, float("-inf"))
+    point.scatter_(-1, x_t.clamp_max(V - 1).unsqueeze(-1), 0.0)
+    return torch.where(clean.unsqueeze(-1), point, lp)
+
+
+def jump_rates(
+    log_probs: Tensor, x_t: Tensor, t: Tensor, schedule: KappaSchedule, n_states: int
+) -> Tensor:
+    """Full rate matrix rows u_t(y | x_t) for every position, shape ``(n, L, n_states)``.
+
+    u_t(y | x) = w(t) (p(x1 = y | x) - delta_x(y)), w = kappa'/(1-kappa); ``n_states`` is V
+    (uniform source) or V + 1 (mask source; the mask state is never a destination). Rows sum
+    to zero and are non-negative off the diagonal. ``t`` has shape ``(n,)``. Used by tests and
+    diagnostics; the samplers never build the full matrix.
+    """
+    n, L, V = log_probs.shape
+    p = torch.zeros(n, L, n_states, dtype=log_probs.dtype, device=log_probs.device)
+    p[..., :V] = log_probs.exp()
+    delta = torch.nn.functional.one_hot(x_t, n_states).to(p.dtype)
+    w = hazard(schedule, t.to(p.dtype)).reshape(n, 1, 1)
+    return w * (p - delta)

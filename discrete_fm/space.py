@@ -1,0 +1,354 @@
+"""CTMCSpace: token sequences under a mixture probability path (discrete flow matching).
+
+Why this file exists: it is the discrete case of the :class:`manifold_fm.spaces.base.Space`
+contract, so the same trainer loop and :func:`manifold_fm.solvers.sample` drive token
+sequences. The math (FM time, data at t = 1):
+
+* source p0: mask source -- every token is the mask id M = V; uniform source -- i.i.d.
+  uniform over the V tokens;
+* path: x_t^i = x1^i with probability kappa_t, else x0^i, independently per position;
+* model output: logits over x1 per position, shape (n, L, V);
+* rate: u_t(y | x_t) = w_t (p(x1^i = y | x_t) - delta_{x_t^i}(y)), w_t = kappa'_t / (1 - kappa_t);
+* loss "ce": sum over real positions of -log p(x1^i | x_t) (mask source: masked positions
+  only, since unmasked ones are carried over exactly -- SUBS);
+  loss "elbo": the generalized-KL (Shaul et al. 2024) per position
+  w_t [delta_{x1}(x_t) - p(x_t | x_t) - (1 - delta_{x1}(x_t)) log p(x1 | x_t)] >= 0,
+  whose time integral is the negative ELBO (see :mod:`discrete_fm.elbo`).
+
+Points are long tensors (n, L); padding masks (n, L) (True = real token) keep padded
+positions fixed and loss-free.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from discrete_fm.categorical import apply_temperature_top_p, sample_categorical
+from discrete_fm.rates import hazard, posterior_log_probs
+from manifold_fm.schedules import KappaSchedule, as_kappa_schedule
+from manifold_fm.spaces.base import PathSample, Space
+
+__all__ = ["CTMCSpace"]
+
+_SOURCES = ("mask", "uniform")
+_LOSSES = ("ce", "elbo")
+_METHODS = ("euler", "ancestral")
+
+
+class CTMCSpace(Space):
+    """Sequences of ``length`` tokens from a vocabulary of ``vocab_size``.
+
+    Args:
+        vocab_size: V, the number of data tokens (ids 0..V-1).
+        length: L, positions per sequence.
+        source: ``"mask"`` (p0 = all mask id V; the model's input vocabulary is V + 1) or
+            ``"uniform"`` (p0 = uniform over V).
+        schedule: kappa(t) (a :class:`KappaSchedule` or name, default linear).
+        loss: ``"ce"`` (unweighted cross-entropy; trains fastest at small batch) or
+            ``"elbo"`` (generalized KL weighted by kappa'/(1-kappa); its expectation over
+            t ~ U[0, 1) is the negative ELBO, but the weight is heavy-tailed near t = 1).
+        reduction: ``"sum"`` over real positions (default) or ``"mean"`` per real position.
+        step_method: what :meth:`step` does: ``"euler"`` (tau-leaping with jump probability
+            1 - exp(-h * rate)) or ``"ancestral"`` (resample each corrupted position with
+            probability (kappa_{t+h} - kappa_t) / (1 - kappa_t) from the posterior).
+        temperature, top_p: sampling distortions, OFF by default (1.0). Both lower the
+            entropy of samples and break the model's distribution; never use them for
+            likelihood-faithful samples or benchmarks.
+        sampling_dtype: float dtype of categorical draws (float64 by default; float32
+            under-samples low-probability tokens).
+    """
+
+    integer_points = True
+    mask_ndim = 1
+
+    def __init__(
+        self,
+        vocab_size: int,
+        length: int,
+        source: str = "mask",
+        schedule: KappaSchedule | str | None = None,
+        *,
+        loss: str = "ce",
+        reduction: str = "sum",
+        step_method: str = "euler",
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        sampling_dtype: torch.dtype = torch.float64,
+    ) -> None:
+        if not isinstance(vocab_size, int) or vocab_size < 2:
+            raise ValueError(f"CTMCSpace: vocab_size must be an int >= 2, got {vocab_size!r}")
+        if not isinstance(length, int) or length < 1:
+            raise ValueError(f"CTMCSpace: length must be a positive int, got {length!r}")
+        for name, value, allowed in (
+            ("source", source, _SOURCES),
+            ("loss", loss, _LOSSES),
+            ("reduction", reduction, ("sum", "mean")),
+            ("step_method", step_method, _METHODS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"CTMCSpace: {name} must be one of {allowed}, got {value!r}")
+        if not temperature > 0:
+            raise ValueError(f"CTMCSpace: temperature must be > 0, got {temperature!r}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"CTMCSpace: top_p must be in (0, 1], got {top_p!r}")
+        if sampling_dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"CTMCSpace: sampling_dtype must be float32/64, got {sampling_dtype}")
+        self.vocab_size, self.length, self.source = vocab_size, length, source
+        self.schedule = as_kappa_schedule(schedule)
+        self.loss_kind, self.reduction, self.step_method = loss, reduction, step_method
+        self.temperature, self.top_p, self.sampling_dtype = temperature, top_p, sampling_dtype
+        self.event_shape = torch.Size((length,))
+
+    # -- shapes and ids ---------------------------------------------------------------
+    @property
+    def output_shape(self) -> torch.Size:
+        """Logits over x1 per position: (L, V)."""
+        return torch.Size((self.length, self.vocab_size))
+
+    @property
+    def mask_id(self) -> int | None:
+        """The mask token id (V) for the mask source, None for the uniform source."""
+        return self.vocab_size if self.source == "mask" else None
+
+    @property
+    def input_vocab_size(self) -> int:
+        """Number of distinct ids a model may see in x_t: V + 1 (mask source) or V."""
+        return self.vocab_size + (self.source == "mask")
+
+    def __repr__(self) -> str:
+        return (
+            f"CTMCSpace(vocab_size={self.vocab_size}, length={self.length}, "
+            f"source={self.source!r}, schedule={self.schedule!r})"
+        )
+
+    # -- validation -------------------------------------------------------------------
+    def validate(self, x: Tensor, *, allow_mask: bool = False) -> None:
+        """Check that ``x`` is a long tensor (n, L) of ids in [0, V) (or the mask id).
+
+        Raises ValueError naming the first bad row, position and value.
+        """
+        if not isinstance(x, Tensor):
+            raise TypeError(f"CTMCSpace: points must be a torch.Tensor, got {type(x).__name__}")
+        if x.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8, torch.int8):
+            raise ValueError(f"CTMCSpace: points must be integer token ids, got dtype {x.dtype}")
+        if x.dim() != 2 or x.shape[-1] != self.length:
+            raise ValueError(
+                f"CTMCSpace: points must have shape (n, {self.length}), got {tuple(x.shape)}"
+            )
+        hi = self.vocab_size + (1 if allow_mask and self.mask_id is not None else 0)
+        bad = (x < 0) | (x >= hi)
+        if bool(bad.any()):
+            i, j = (int(v) for v in bad.nonzero()[0])
+            raise ValueError(
+                f"CTMCSpace: row {i}, position {j} holds id {int(x[i, j])}, outside [0, {hi}) "
+                f"({int(bad.any(-1).sum())} of {x.shape[0]} rows are bad)"
+            )
+
+    def _check_points(self, x: Tensor, what: str) -> None:
+        if x.dtype != torch.long or x.dim() != 2 or x.shape[-1] != self.length:
+            raise ValueError(
+                f"CTMCSpace: {what} must be a long tensor of shape (n, {self.length}), got "
+                f"dtype {x.dtype} shape {tuple(x.shape)}"
+            )
+
+    def _times(self, t: Tensor | float, n: int, device: torch.device) -> Tensor:
+        t = torch.as_tensor(t, device=device)
+        if not t.is_floating_point():
+            t = t.to(torch.get_default_dtype())
+        try:
+            return t.expand(n) if t.shape != (n,) else t
+        except RuntimeError as err:
+            raise ValueError(
+                f"CTMCSpace: times of shape {tuple(t.shape)} do not fit n={n}"
+            ) from err
+
+    # -- source -----------------------------------------------------------------------
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+        """Draw ``n`` source sequences, long (n, L). ``dtype`` is ignored (tokens are ids)."""
+        if self.source == "mask":
+            return torch.full((n, self.length), self.vocab_size, dtype=torch.long, device=device)
+        return torch.randint(
+            0, self.vocab_size, (n, self.length), generator=generator, device=device
+        )
+
+    def log_prior(self, x: Tensor) -> Tensor:
+        """log p0(x), shape (n,): 0 / -inf (mask source), -L log V / -inf (uniform source)."""
+        dt = torch.get_default_dtype()
+        if self.source == "mask":
+            ok = (x == self.vocab_size).all(-1)
+            return torch.where(ok, 0.0, float("-inf")).to(dt)
+        ok = ((x >= 0) & (x < self.vocab_size)).all(-1)
+        return torch.where(ok, -self.length * math.log(self.vocab_size), float("-inf")).to(dt)
+
+    # -- training pair ----------------------------------------------------------------
+    def path(
+        self,
+        x0: Tensor,
+        x1: Tensor,
+        t: Tensor,
+        *,
+        mask: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> PathSample:
+        """Mixture path: x_t^i = x1^i w.p. kappa_t else x0^i; padded positions keep x1.
+
+        Shapes: x0, x1 long (n, L); t (n,) or scalar; mask (n, L) bool or None.
+        """
+        self._check_points(x1, "x1")
+        self._check_points(x0, "x0")
+        mask = self.check_mask(x1, mask)
+        n = x1.shape[0]
+        t = self._times(t, n, x1.device)
+        kappa, _ = self.schedule(t)
+        u = torch.rand(x1.shape, generator=generator, device=x1.device, dtype=kappa.dtype)
+        keep = u < kappa.unsqueeze(-1)
+        if mask is not None:
+            keep = keep | ~mask
+        x_t = torch.where(keep, x1, x0)
+        return PathSample(x_t=x_t, target=x1, t=t, x0=x0, x1=x1, mask=mask)
+
+    def _check_logits(self, output: Tensor, x1: Tensor) -> None:
+        want = (*x1.shape, self.vocab_size)
+        if tuple(output.shape) != want:
+            raise ValueError(f"CTMCSpace: logits must have shape {want}, got {tuple(output.shape)}")
+
+    def generalized_kl(self, output: Tensor, sample: PathSample) -> Tensor:
+        """Per-position generalized KL between the true and model rates, shape (n, L).
+
+        With w = kappa'/(1-kappa), p = p_theta(. | x_t), x = x_t^i, y = x1^i::
+
+            GKL_i = w [delta_y(x) - p(x) - (1 - delta_y(x)) log p(y)]  >= 0
+
+        (Shaul et al. 2024; the path-space KL of the two CTMCs, which factorises over
+        single-position jumps). Mask source with SUBS: w (-log p(y)) at masked positions, 0
+        elsewhere. Padded positions are 0. Computed in float64.
+        """
+        x_t, x1 = sample.x_t, sample.x1
+        self._check_logits(output, x1)
+        lp = posterior_log_probs(output, x_t, self.mask_id).double()
+        nll = -lp.gather(-1, x1.unsqueeze(-1)).squeeze(-1)
+        w = hazard(self.schedule, sample.t.double()).unsqueeze(-1)
+        p_xt = lp.gather(-1, x_t.clamp_max(self.vocab_size - 1).unsqueeze(-1)).squeeze(-1)
+        p_xt = torch.where(x_t < self.vocab_size, p_xt.exp(), 0.0)
+        same = x_t == x1
+        gkl = torch.where(same, 1.0 - p_xt, torch.where(same, 0.0, nll) - p_xt)
+        real = sample.mask if sample.mask is not None else torch.ones_like(same)
+        return torch.where(real, w * gkl, 0.0)
+
+    def loss(self, output: Tensor, sample: PathSample) -> Tensor:
+        """Per-sequence loss, shape (n,): ``"ce"`` or ``"elbo"`` (see the module docstring)."""
+        x_t, x1 = sample.x_t, sample.x1
+        real = sample.mask if sample.mask is not None else torch.ones_like(x1, dtype=torch.bool)
+        if self.loss_kind == "ce":
+            self._check_logits(output, x1)
+            lp = posterior_log_probs(output, x_t, self.mask_id)
+            nll = -lp.gather(-1, x1.unsqueeze(-1)).squeeze(-1)
+            counted = real & (x_t == self.vocab_size) if self.mask_id is not None else real
+            per_pos = torch.where(counted, nll, 0.0)
+        else:
+            per_pos = self.generalized_kl(output, sample).to(output.dtype)
+        total = per_pos.sum(-1)
+        if self.reduction == "mean":
+            total = total / real.sum(-1).clamp_min(1)
+        return total
+
+    # -- sampling ---------------------------------------------------------------------
+    def _draw(
+        self,
+        logits: Tensor,
+        exclude: Tensor | None,
+        active: Tensor | None,
+        generator: torch.Generator | None,
+    ) -> Tensor:
+        """Draw from softmax(logits) rows (m, V); where ``active`` (m,) never draw ``exclude``."""
+        logits = apply_temperature_top_p(logits, self.temperature, self.top_p)
+        probs = torch.softmax(logits.to(self.sampling_dtype), dim=-1)
+        if exclude is not None:
+            keep = (~active).to(probs.dtype).unsqueeze(-1)
+            probs = probs.scatter(
+                -1, exclude.unsqueeze(-1), probs.gather(-1, exclude.unsqueeze(-1)) * keep
+            )
+        return sample_categorical(probs, generator=generator, dtype=self.sampling_dtype)
+
+    def _corrupted(self, x: Tensor, mask: Tensor | None) -> Tensor:
+        """Positions that may still change: masked ones (mask source) or all real ones."""
+        c = x == self.vocab_size if self.source == "mask" else torch.ones_like(x, dtype=torch.bool)
+        return c if mask is None else c & mask
+
+    def step(
+        self,
+        x: Tensor,
+        output: Tensor,
+        t: Tensor | float,
+        dt: Tensor | float,
+        *,
+        mask: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """One sampling step from t to t + dt driven by logits ``output`` (n, L, V).
+
+        ``step_method="euler"`` (tau-leaping): each position jumps with probability
+        1 - exp(-dt * lambda), lambda = w_t (1 - p(x1 = x_t | x_t)), to y != x_t drawn with
+        probability proportional to p(x1 = y | x_t). ``"ancestral"``: each corrupted position
+        is redrawn from p(x1 | x_t) with probability (kappa_{t+dt} - kappa_t)/(1 - kappa_t).
+        Exact final step (both): when t + dt reaches 1, every still-corrupted position is
+        drawn from the posterior. Padded positions (mask False) never change.
+        """
+        self._check_points(x, "x")
+        mask = self.check_mask(x, mask)
+        n = x.shape[0]
+        t = self._times(t, n, x.device).to(torch.float64)
+        dt = self._times(dt, n, x.device).to(torch.float64)
+        final = t + dt >= 1 - 1e-7
+        elig = self._corrupted(x, mask)
+        if self.step_method == "ancestral" or self.source == "mask":
+            # mask source: p(x1 = M) = 0, so the Euler rate of a masked position is w_t
+            if self.step_method == "ancestral":
+                k0, _ = self.schedule(t)
+                k1, _ = self.schedule((t + dt).clamp_max(1.0))
+                prob = (k1 - k0) / (1 - k0).clamp_min(1e-300)
+            else:
+                prob = -torch.expm1(-dt * hazard(self.schedule, t))
+            prob = torch.where(final, 1.0, prob).unsqueeze(-1)
+            u = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float64)
+            jump = elig & (u < prob)
+            exclude = None
+        else:  # uniform source, Euler
+            lse = torch.logsumexp(output.float(), dim=-1)
+            lp_x = output.float().gather(-1, x.unsqueeze(-1)).squeeze(-1) - lse
+            lam = hazard(self.schedule, t).unsqueeze(-1) * (-torch.expm1(lp_x.double()))
+            prob = -torch.expm1(-dt.unsqueeze(-1) * lam)
+            prob = torch.where(final.unsqueeze(-1), 1.0, prob)
+            u = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float64)
+            jump = elig & (u < prob)
+            # a non-final Euler jump leaves x_t; the final step draws x1 from the posterior
+            exclude, active = x[jump], (~final).unsqueeze(-1).expand_as(x)[jump]
+        if not bool(jump.any()):
+            return x
+        new = self._draw(output[jump], exclude, active if exclude is not None else None, generator)
+        out = x.clone()
+        out[jump] = new
+        return out
+
+    def ancestral_step(self, x, output, t, dt, *, mask=None, generator=None) -> Tensor:
+        """:meth:`step` with ``step_method="ancestral"`` whatever the space's default."""
+        saved = self.step_method
+        self.step_method = "ancestral"
+        try:
+            return self.step(x, output, t, dt, mask=mask, generator=generator)
+        finally:
+            self.step_method = saved
+
+    def guide(self, cond_output: Tensor, uncond_output: Tensor, scale: float) -> Tensor:
+        """Classifier-free guidance in log-probability space.
+
+        out = log_softmax(u) + scale * (log_softmax(c) - log_softmax(u)), i.e. the
+        posterior p_u^(1-scale) p_c^scale up to normalisation (softmax renormalises it);
+        adding raw logits instead would mix in arbitrary per-position offsets.
+        """
+        lc = torch.log_softmax(cond_output, -1)
+        lu = torch.log_softmax(uncond_output, -1)
+        return lu + scale * (lc - lu)

@@ -1,0 +1,172 @@
+"""SO(3): rotation matrices with body-frame rotation vectors as tangent coordinates.
+
+Points are 3x3 rotation matrices (``event_shape = (3, 3)``). A tangent vector at R is
+stored as its body-frame rotation vector w in R^3 (``tangent_shape = (3,)``): the ambient
+tangent is R hat(w). With this left trivialisation
+
+* exp_R(w) = R Exp(w), log_R(S) = Log(R^T S), proju(R, w) = w, transport = identity;
+* inner(R, u, v) = u . v: the bi-invariant metric whose geodesic distance is the rotation
+  angle of R^T S, in [0, pi]; total volume 8 pi^2;
+* the geodesic from R0 to R1 is gamma(s) = R0 Exp(s w), w = Log(R0^T R1), with constant
+  body velocity gamma'(s) = w, so the path target is kappa'(t) w (bounded by kappa' pi).
+
+Priors: ``"uniform"`` (Haar, density 1 / (8 pi^2)) or ``"igso3"`` (IGSO3(sigma) at the
+identity, see :mod:`manifold_fm.lie.igso3`). ``projx`` is the exact nearest rotation (SVD);
+``step`` instead applies one Newton-Schulz polish after R Exp(dt w), which removes float
+rounding drift without an SVD (see :func:`~manifold_fm.lie.rotations.polish_rotation`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from manifold_fm.errors import check_shape_suffix
+from manifold_fm.lie.igso3 import IGSO3, LOG_VOLUME
+from manifold_fm.lie.rotations import (
+    hat,
+    nearest_rotation,
+    polish_rotation,
+    random_rotation,
+    rotation_angle,
+    so3_exp,
+    so3_log,
+    vee,
+)
+from manifold_fm.schedules import KappaSchedule
+from manifold_fm.spaces.base import ManifoldSpace, pad_time
+
+__all__ = ["SO3"]
+
+_EYE_CACHE: dict[tuple[torch.device, torch.dtype], Tensor] = {}
+
+
+def _eye(ref: Tensor) -> Tensor:
+    key = (ref.device, ref.dtype)
+    if key not in _EYE_CACHE:
+        _EYE_CACHE[key] = torch.eye(3, device=ref.device, dtype=ref.dtype)
+    return _EYE_CACHE[key]
+
+
+class SO3(ManifoldSpace):
+    """The rotation group SO(3) with the angle metric.
+
+    Args:
+        schedule: kappa schedule of the geodesic path (default linear).
+        prior: ``"uniform"`` (Haar) or ``"igso3"``.
+        sigma: IGSO3 scale when ``prior="igso3"`` (FrameFlow uses 1.5).
+    """
+
+    dim = 3
+    event_shape = torch.Size((3, 3))
+
+    def __init__(
+        self,
+        schedule: KappaSchedule | str | None = None,
+        prior: str = "uniform",
+        sigma: float = 1.5,
+    ) -> None:
+        super().__init__(schedule)
+        if prior not in ("uniform", "igso3"):
+            raise ValueError(f"SO3: prior must be 'uniform' or 'igso3', got {prior!r}")
+        self.prior = prior
+        self.igso3 = IGSO3(sigma) if prior == "igso3" else None
+
+    @property
+    def tangent_shape(self) -> torch.Size:
+        return torch.Size((3,))
+
+    @property
+    def volume(self) -> float:
+        return 8 * math.pi**2
+
+    # -- prior ----------------------------------------------------------------------
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+        """``n`` rotations from the prior (Haar or IGSO3(sigma)), shape ``(n, 3, 3)``."""
+        if self.igso3 is not None:
+            return self.igso3.sample(n, generator=generator, device=device, dtype=dtype)
+        return random_rotation(n, generator=generator, device=device, dtype=dtype)
+
+    def random_uniform(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+        """``n`` Haar-uniform rotations (normalised Gaussian quaternions), ``(n, 3, 3)``."""
+        return random_rotation(n, generator=generator, device=device, dtype=dtype)
+
+    def log_prior(self, x: Tensor) -> Tensor:
+        """log density w.r.t. the Riemannian volume: -log(8 pi^2) (uniform) or IGSO3."""
+        if self.igso3 is not None:
+            return self.igso3.log_density(x)
+        return torch.full(x.shape[:-2], -LOG_VOLUME, device=x.device, dtype=x.dtype)
+
+    # -- geometry -------------------------------------------------------------------
+    def expmap(self, x: Tensor, v: Tensor) -> Tensor:
+        """exp_R(w) = R Exp(w). ``(..., 3, 3), (..., 3) -> (..., 3, 3)``."""
+        return x @ so3_exp(v)
+
+    def logmap(self, x: Tensor, y: Tensor) -> Tensor:
+        """log_R(S) = Log(R^T S), body rotation vector of norm <= pi. ``-> (..., 3)``."""
+        return so3_log(x.transpose(-1, -2) @ y)
+
+    def proju(self, x: Tensor, v: Tensor) -> Tensor:
+        """Identity: outputs are already Lie-algebra (body) coordinates ``(..., 3)``."""
+        if v.shape[-1:] != (3,) or (v.dim() == x.dim() and v.shape[-2:] == (3, 3)):
+            raise ValueError(
+                f"SO3: tangent vectors are body rotation vectors of shape (..., 3), got "
+                f"{tuple(v.shape)} (use from_ambient_velocity for ambient 3x3 velocities)"
+            )
+        return v
+
+    def projx(self, x: Tensor) -> Tensor:
+        """Nearest rotation matrix (SVD, special Procrustes)."""
+        return nearest_rotation(x)
+
+    def inner(self, x: Tensor, u: Tensor, v: Tensor) -> Tensor:
+        return (u * v).sum(-1)
+
+    def dist(self, x: Tensor, y: Tensor) -> Tensor:
+        """Rotation angle of R^T S in [0, pi]."""
+        return rotation_angle(x.transpose(-1, -2) @ y)
+
+    def point_error(self, x: Tensor) -> Tensor:
+        """max(max |R^T R - I|, |det R - 1|), shape ``batch_shape``."""
+        orth = (x.transpose(-1, -2) @ x - _eye(x)).abs().amax((-1, -2))
+        return torch.maximum(orth, (torch.det(x) - 1).abs())
+
+    def tangent_error(self, x: Tensor, v: Tensor) -> Tensor:
+        """Always 0 for (..., 3) vectors (every body vector is tangent)."""
+        self.proju(x, v)
+        return torch.zeros(v.shape[:-1], device=v.device, dtype=v.dtype)
+
+    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """Identity (left-trivialised tangents)."""
+        return v
+
+    def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
+        """dR/dt = R hat(w). ``-> (..., 3, 3)``."""
+        return x @ hat(v)
+
+    def from_ambient_velocity(self, x: Tensor, dx: Tensor) -> Tensor:
+        """w = vee(skew(R^T dR)). ``(..., 3, 3) -> (..., 3)``."""
+        return vee(x.transpose(-1, -2) @ dx)
+
+    def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
+        """gamma(s) = R0 Exp(s w), gamma'(s) = w (body frame), w = Log(R0^T R1)."""
+        w = self.logmap(x0, x1)
+        return x0 @ so3_exp(pad_time(s, 1) * w), w
+
+    def step(self, x, output, t, dt, *, mask=None, generator=None) -> Tensor:
+        """x' = polish(R Exp(dt w)): exponential Euler step plus one Newton-Schulz polish."""
+        self.check_mask(x, mask)
+        dt = torch.as_tensor(dt, device=x.device, dtype=x.dtype)
+        if dt.dim() > 0:
+            dt = pad_time(dt, 1)
+        return polish_rotation(x @ so3_exp(dt * self.proju(x, output)))
+
+    def validate(self, x: Tensor, atol: float | None = None) -> None:
+        check_shape_suffix(x, self.event_shape, "SO3")
+        super().validate(x, atol)
+
+    def __repr__(self) -> str:
+        extra = f", prior='igso3', sigma={self.igso3.sigma:g}" if self.igso3 else ""
+        return f"SO3(schedule={self.schedule!r}{extra})"

@@ -1,0 +1,80 @@
+"""The ``mfm`` command: train from TOML, sample from the checkpoint, config errors, demo."""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+from manifold_fm.cli import main
+from manifold_fm.train import load_checkpoint, load_run_config
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_configs_parse(path):
+    run = load_run_config(path)
+    assert run.train.steps >= 1 and run.space["kind"] and run.model["kind"]
+
+
+def test_train_then_sample(tmp_path, capsys):
+    torch.set_num_threads(1)
+    out = tmp_path / "run"
+    rc = main(
+        [
+            "train",
+            str(CONFIGS / "sphere_mlp.toml"),
+            "--set", "train.steps=30",
+            "--set", "train.log_every=10",
+            "--set", "train.progress=false",
+            "--set", f"train.out_dir='{out}'",
+            "--set", "data.n=500",
+            "--set", "model.hidden=16",
+        ]
+    )  # fmt: skip
+    assert rc == 0
+    assert '"steps": 30' in capsys.readouterr().out
+    state = load_checkpoint(out / "ckpt.pt")
+    assert state["step"] == 30 and state["meta"]["run"]["model"]["hidden"] == 16
+    assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
+
+    samples = tmp_path / "s.pt"
+    argv = ["sample", str(out / "ckpt.pt"), "--n", "50", "--steps", "5", "--out", str(samples)]
+    assert main([*argv, "--method", "midpoint"]) == 0
+    x = torch.load(samples, weights_only=True)["x"]
+    assert x.shape == (50, 3)
+    assert torch.allclose(x.norm(dim=-1), torch.ones(50), atol=1e-5)
+
+
+def test_typo_in_config_is_reported_with_the_closest_key(tmp_path, capsys):
+    rc = main(["train", str(CONFIGS / "sphere_mlp.toml"), "--set", "train.lr_shedule=cosine"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "'lr_shedule'" in err and "did you mean 'lr_schedule'" in err
+    rc = main(["train", str(CONFIGS / "sphere_mlp.toml"), "--set", "model.kind=mlpp"])
+    assert rc == 2 and "did you mean 'mlp'" in capsys.readouterr().err
+
+
+def test_sample_needs_a_cli_checkpoint(tmp_path, capsys):
+    from manifold_fm.train import save_checkpoint
+
+    save_checkpoint({"step": 1, "meta": {}}, tmp_path / "c.pt")
+    assert main(["sample", str(tmp_path / "c.pt")]) == 2
+    assert "run config" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "none.pt")]) == 2
+
+
+def test_demo_calls_manifold_fm_demo_main(monkeypatch):
+    calls = []
+    fake = types.ModuleType("manifold_fm.demo")
+    fake.main = lambda: calls.append(1)
+    monkeypatch.setitem(sys.modules, "manifold_fm.demo", fake)
+    import manifold_fm
+
+    monkeypatch.setattr(manifold_fm, "demo", fake, raising=False)
+    assert main(["demo"]) == 0
+    assert calls == [1]
