@@ -10,7 +10,9 @@ Levi-Civita derivative P_x(Dv[b_i]); on flat spaces it is the ordinary divergenc
 groups with left-trivialised tangents (T = identity) and a bi-invariant metric it is
 sum_i E_i(w_i). Where ``transport`` is the true parallel transport (e.g. geoopt's ``transp``
 on a conformal model), the derivative is the covariant one and the metric-volume term is
-included. Hutchinson: z = sum_i eps_i b_i with fixed probes eps, div ~ mean_j <z_j, D[z_j]>.
+included; spaces whose chart metric is not flat and whose ``transport`` is not parallel
+transport add <grad log sqrt(det G), v> through ``space.log_volume_drift``.
+Hutchinson: z = sum_i eps_i b_i with fixed probes eps, div ~ mean_j <z_j, D[z_j]>.
 
 Computation: one forward pass on the n points and one reverse pass vectorised over the k
 directions with ``torch.func.vjp`` + ``torch.func.vmap`` (k = d exact, k = n_probes
@@ -132,6 +134,9 @@ class DivergenceField:
         self.nfe += 1
         dots = (grads.transpose(0, 1) * self._dirs).flatten(start_dim=2).sum(-1)  # (n, k)
         div = dots.sum(1) if self.probes is None else dots.mean(1)
+        drift = self.space.log_volume_drift(x, v)
+        if drift is not None:
+            div = div + drift
         self._x = self._dirs = self._t = None
         return v, div
 
