@@ -333,8 +333,8 @@ def test_se3_flow_preserves_total_mass():
         v = 0.4 * (torch.sin(x[..., 3]) + t[:, None, None])
         return sp.proju(x, torch.cat([w, v], -1))
 
-    x = sp.sample_prior(3000, generator=g, dtype=F64)
-    r = log_prob(field, sp, x, steps=10, method="rk4")
+    x = sp.sample_prior(1500, generator=g, dtype=F64)
+    r = log_prob(field, sp, x, steps=4, method="rk4")
     w = (r.log_prob - sp.log_prior(x)).exp()
     se = float(w.std()) / math.sqrt(w.numel())
     assert abs(float(w.mean()) - 1) < 4 * se + 0.01
