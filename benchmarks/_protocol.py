@@ -141,6 +141,6 @@ def merge_json(name: str, entries: dict) -> dict:
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(entries)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(old, indent=1, allow_nan=True))
+    tmp.write_text(json.dumps(old, allow_nan=False))
     os.replace(tmp, path)
     return old

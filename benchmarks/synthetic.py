@@ -101,7 +101,7 @@ def write_markdown(results: dict, budget: str) -> str:
             f"{r['train_s']:.0f} |"
         )
     fit = next(r for k, r in results.items() if not k.startswith("_"))["settings"]["fit"]
-    lines += ["", f"Training: {fit} (benchmarks/_fit.py; Trainer not merged yet).",
+    lines += ["", f"Training: {fit} (benchmarks/_fit.py bare loop).",
               f"Hardware: {results['_meta']['hardware']}",
               f"Total wall time: {results['_meta']['wall_s']:.0f} s"]  # fmt: skip
     return "\n".join(lines) + "\n"
