@@ -7,8 +7,10 @@ global-norm clipping at 1.0 and an EMA update (decay 0.999). The bare loop is th
 minimum a user would write for that; the ratio trainer/bare therefore measures what the
 Trainer's bookkeeping costs (dict batches, coupling and time-sampler dispatch, device-side
 loss/NaN accumulators, LR schedule, periodic logging). Blocks of steps are interleaved
-round-robin; wall-clock medians give the ratio, CPU-time medians (``ratio_cpu``) are
-recorded beside them because the machine may be shared. The same comparison is repeated
+round-robin. The headline rates use each side's fastest block (minimum wall time, the
+timeit convention: on a shared machine noise only ever adds time); the median wall-clock
+ratio (``ratio_median``) and the median CPU-time ratio (``ratio_cpu``) are recorded
+beside it. The same comparison is repeated
 with ``torch.compile`` on both; if compilation fails on this machine the reason is
 recorded instead.
 
@@ -45,6 +47,7 @@ class _BareLoop:
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.opt = torch.optim.AdamW(self.params, lr=1e-3, weight_decay=0.0, foreach=True)
         self.ema = [p.detach().clone() for p in self.params]
+        self.step = 0
         self.gen = torch.Generator().manual_seed(SEED)
         self.data_gen = torch.Generator().manual_seed(SEED + 1)
 
@@ -60,8 +63,10 @@ class _BareLoop:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.params, 1.0, foreach=True)
             self.opt.step()
+            self.step += 1
+            decay = min(0.999, (1.0 + self.step) / (10.0 + self.step))  # warmed-up EMA
             with torch.no_grad():
-                torch._foreach_lerp_(self.ema, self.params, 1e-3)
+                torch._foreach_lerp_(self.ema, self.params, 1.0 - decay)
 
 
 class _TrainerBlock:
@@ -94,7 +99,7 @@ def _measure(compile_model: bool, quick: bool) -> dict:
     torch.manual_seed(SEED)
     space = Sphere(2)
     batch = 1024 if quick else 4096
-    blocks, k, warmup = (2, 2, 1) if quick else (8, 10, 1)
+    blocks, k, warmup = (2, 2, 1) if quick else (10, 10, 1)
     gen = torch.Generator().manual_seed(SEED)
     data = space.projx(space.sample_prior(20000, generator=gen) + torch.tensor([0.0, 0.0, 1.5]))
     base = TimeMLP.for_space(space, hidden=256, depth=3)
@@ -130,13 +135,15 @@ def _row(name: str, m: dict, **extra) -> dict:
     return {
         "name": name,
         "unit": "steps/s",
-        "ours": m["trainer"],
+        "ours": m["trainer_best"],
         "peer": "bare loop",
-        "peer_value": m["bare"],
-        "ratio": m["trainer"] / m["bare"],
+        "peer_value": m["bare_best"],
+        "ratio": m["trainer_best"] / m["bare_best"],
+        "ratio_basis": "fastest block of each side (min wall time), interleaved",
         "target_ratio": 0.95,
-        "ours_best": m["trainer_best"],
-        "peer_best": m["bare_best"],
+        "ours_median": m["trainer"],
+        "peer_median": m["bare"],
+        "ratio_median": m["trainer"] / m["bare"],
         # CPU-time rates: insensitive to other processes on a shared machine
         "ours_cpu": m["trainer_cpu"],
         "peer_cpu": m["bare_cpu"],
@@ -184,22 +191,25 @@ def main(argv: list[str] | None = None) -> dict:
         "# Trainer overhead: full Trainer vs a bare hand-written loop (S^2 TimeMLP)",
         "",
         "Batch 4096 (1024 in quick mode), hidden 256 x 3, AdamW + clip + EMA in both; "
-        f"interleaved blocks; "
+        "interleaved blocks; steps/s from each side's fastest block; "
         f"seed {SEED}; torch threads {args.threads}; wall {payload['wall_s']} s; "
         f"{payload['hardware']['processor']}, {payload['hardware']['cpu_count']} cores, "
         f"torch {payload['hardware']['torch']}. Target ratio >= 0.95.",
         "",
-        "| row | Trainer steps/s | bare loop steps/s | ratio (wall) | ratio (CPU time) | notes |",
-        "|---|---:|---:|---:|---:|---|",
+        "| row | Trainer steps/s | bare loop steps/s | ratio (best block) "
+        "| ratio (median wall) | ratio (median CPU) | notes |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rs:
         note = r.get("compiled_skipped", "")
         lines.append(
             f"| {r['name']} | {r['ours']:.2f} | {r['peer_value']:.2f} | {r['ratio']:.3f} | "
-            f"{r['ratio_cpu']:.3f} | batch {r['batch']}; {note} |"
+            f"{r['ratio_median']:.3f} | {r['ratio_cpu']:.3f} | batch {r['batch']}, "
+            f"{r['blocks']} blocks x {r['steps_per_block']} steps; {note} |"
         )
         print(f"{r['name']:<36} trainer {r['ours']:.2f} bare {r['peer_value']:.2f} "
-              f"ratio {r['ratio']:.3f} cpu-ratio {r['ratio_cpu']:.3f} {note}")  # fmt: skip
+              f"ratio {r['ratio']:.3f} median {r['ratio_median']:.3f} "
+              f"cpu {r['ratio_cpu']:.3f} {note}")  # fmt: skip
     write_md("speed_trainer", "\n".join(lines) + "\n")
     return payload
 

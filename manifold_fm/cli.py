@@ -2,6 +2,7 @@
 
     mfm train CONFIG [--set section.key=value ...]
     mfm sample CKPT [--n N --steps S --method M --out file.pt --seed K --device D]
+                    [--cond label=2 --guidance-scale W]
     mfm demo
 
 ``train`` builds the space, model and data by registry name
@@ -65,13 +66,39 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     model.load_state_dict(state["ema"])
     model.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(args.seed)
+    cond = _parse_cond(args.cond or [], args.n, device)
     res = sample(
-        model, space, args.n, steps=args.steps, method=args.method, generator=gen, device=device
+        model,
+        space,
+        args.n,
+        steps=args.steps,
+        method=args.method,
+        cond=cond or None,
+        guidance_scale=args.guidance_scale,
+        generator=gen,
+        device=device,
     )
     out = Path(args.out)
     save_checkpoint({"x": res.x.cpu(), "nfe": res.nfe, "step": state["step"]}, out)
     print(json.dumps({"out": str(out), "n": args.n, "shape": list(res.x.shape), "nfe": res.nfe}))
     return 0
+
+
+def _parse_cond(items: list[str], n: int, device) -> dict:
+    """``key=value`` pairs -> condition tensors of shape (n,) (ints: long, floats: float)."""
+    import torch
+
+    from manifold_fm.train.config import parse_value
+
+    cond = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        value = parse_value(text.strip())
+        if not sep or not key or isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"--cond expects key=number (e.g. label=3), got {item!r}")
+        dtype = torch.long if isinstance(value, int) else torch.float32
+        cond[key.strip()] = torch.full((n,), value, dtype=dtype, device=device)
+    return cond
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -102,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=100, help="solver steps")
     s.add_argument("--method", default="euler", help="euler | midpoint | rk4 | dopri5")
     s.add_argument("--out", default="samples.pt", help="output .pt file ({'x': tensor})")
+    s.add_argument(
+        "--cond",
+        action="append",
+        metavar="KEY=NUMBER",
+        help="condition for every sample (repeatable), e.g. --cond label=2",
+    )
+    s.add_argument(
+        "--guidance-scale",
+        type=float,
+        default=None,
+        help="classifier-free guidance scale w (needs --cond; model trained with cond_dropout)",
+    )
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto")
     s.set_defaults(func=_cmd_sample)

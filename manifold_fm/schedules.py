@@ -59,11 +59,17 @@ class Linear(KappaSchedule):
 
 
 class Polynomial(KappaSchedule):
-    """kappa(t) = t^n, kappa'(t) = n t^(n-1) for n > 0."""
+    """kappa(t) = t^n, kappa'(t) = n t^(n-1) for n >= 1.
+
+    n < 1 is refused: kappa'(0) would be infinite, and so would the path target at t = 0.
+    """
 
     def __init__(self, n: float) -> None:
-        if not (isinstance(n, (int, float)) and n > 0 and math.isfinite(n)):
-            raise ValueError(f"Polynomial: exponent n must be a positive number, got {n!r}")
+        if not (isinstance(n, (int, float)) and n >= 1 and math.isfinite(n)):
+            raise ValueError(
+                f"Polynomial: exponent n must be a finite number >= 1 (n < 1 makes kappa'(0) "
+                f"infinite), got {n!r}"
+            )
         self.n = float(n)
 
     def __call__(self, t: Tensor) -> tuple[Tensor, Tensor]:

@@ -12,8 +12,8 @@ points, as for SO(3) in rotation-vector coordinates). A property whose operation
 where the quantity has a scale: err / max(1, |reference|).
 
 Tolerances are ``scale * base`` with base = 1e-6 (float64) or 1e-3 (float32) unless
-``atol`` is given; finite differences (5-point stencil) use h = 1e-3 (float64) /
-1e-2 (float32) and a looser scale (truncation O(h^4) plus rounding O(eps / h)).
+``atol`` is given; the finite-difference target check (5-point stencil, h = 2e-4,
+always evaluated in float64) uses a looser scale (truncation O(h^4) plus rounding O(eps / h)).
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class _Ctx:
         self.g = torch.Generator(device=device).manual_seed(seed)
         f64 = dtype == torch.float64
         self.base = atol if atol is not None else (1e-6 if f64 else 1e-3)
-        self.fd_h = 1e-3 if f64 else 1e-2
+        self.fd_h = 2e-4  # the difference quotient is taken in float64
         self.en = space.event_ndim
         self.tn = len(space.tangent_shape)
         kw = {"generator": self.g, "device": device, "dtype": dtype}
@@ -223,22 +223,27 @@ def _target_tangent(c: _Ctx) -> PropertyResult:
 def _target_fd(c: _Ctx) -> PropertyResult:
     """target == d/dt x_t by the 5-point central difference of L(d) = log_{x_t} x_{t+d}.
 
-    fd = (8 (L(h) - L(-h)) - (L(2h) - L(-2h))) / (12 h), truncation O(h^4); spaces without
-    a logmap use the ambient differences x_{t+d} - x_{t-d} instead.
+    fd = (8 (L(h) - L(-h)) - (L(2h) - L(-2h))) / (12 h), truncation O(h^4), evaluated in
+    float64 from the same inputs whatever ``dtype`` is checked (a float32 difference
+    quotient cannot resolve paths with large curvature, e.g. the projected Stiefel
+    interpolant near rank deficiency); the target itself is the one computed in ``dtype``.
+    Spaces without a logmap use the ambient differences x_{t+d} - x_{t-d} instead.
     """
     h = c.fd_h
     ps = c.space.path(c.x0, c.x1, c.t)
-    pts = {d: c.space.path(c.x0, c.x1, c.t + d * h).x_t for d in (-2, -1, 1, 2)}
+    x0, x1, t = c.x0.double(), c.x1.double(), c.t.double()
+    x_t = c.space.path(x0, x1, t).x_t
+    pts = {d: c.space.path(x0, x1, t + d * h).x_t for d in (-2, -1, 1, 2)}
     reason = ""
     try:
-        lg = {d: c.space.logmap(ps.x_t, p) for d, p in pts.items()}
+        lg = {d: c.space.logmap(x_t, p) for d, p in pts.items()}
     except NotImplementedError as e:
         if c.space.tangent_shape != c.space.event_shape:
             raise
         lg = pts
         reason = f"no logmap ({e}); compared with the ambient difference"
     fd = (8 * (lg[1] - lg[-1]) - (lg[2] - lg[-2])) / (12 * h)
-    err = _flat_norm(fd - ps.target, c.tn) / _flat_norm(ps.target, c.tn).clamp_min(1)
+    err = _flat_norm(fd - ps.target.double(), c.tn) / _flat_norm(fd, c.tn).clamp_min(1)
     tol = (100 if c.dtype == torch.float64 else 10) * c.base
     inputs = {"x0": c.x0, "x1": c.x1, "t": c.t}
     return c.result("target_finite_difference", err, tol, inputs, reason)
@@ -310,6 +315,31 @@ def _loss(c: _Ctx) -> PropertyResult:
     return c.result("loss_zero_at_target", err, 10 * c.base, inputs)
 
 
+def _batch_shapes(c: _Ctx) -> PropertyResult:
+    """path, loss and step accept a (2, n/2) batch and agree with the flat batch."""
+    m = 2 * (c.n // 2)
+    shp = (2, m // 2)
+    ev = c.space.event_shape
+    x0, x1, t = c.x0[:m], c.x1[:m], c.t[:m]
+    ps = c.space.path(x0.reshape(*shp, *ev), x1.reshape(*shp, *ev), t.reshape(shp))
+    flat = c.space.path(x0, x1, t)
+    loss = c.space.loss(ps.target, ps)
+    stepped = c.space.step(ps.x_t, ps.target, ps.t, 0.01)
+    shapes = {"loss": tuple(loss.shape), "step": tuple(stepped.shape[:2])}
+    wrong = {k: v for k, v in shapes.items() if v != shp}
+    if wrong:
+        return PropertyResult(
+            "batch_shapes", FAILED, reason=f"batch {shp} gave output batch shapes {wrong}"
+        )
+    flat_step = c.space.step(flat.x_t, flat.target, flat.t, 0.01)
+    err = (
+        _flat_norm(ps.x_t.reshape(flat.x_t.shape) - flat.x_t, c.en)
+        + _flat_norm(ps.target.reshape(flat.target.shape) - flat.target, c.tn)
+        + _flat_norm(stepped.reshape(flat_step.shape) - flat_step, c.en)
+    )
+    return c.result("batch_shapes", err, 10 * c.base, {"x0": x0, "x1": x1, "t": t})
+
+
 def _expect_value_error(fn: Callable[[], None], row: int | None) -> float:
     """0 if fn raises ValueError (naming ``row`` when given), else 1."""
     try:
@@ -361,6 +391,7 @@ PROPERTIES: dict[str, Callable[[_Ctx], PropertyResult]] = {
     "dist_metric": _dist,
     "log_prior_normalized": _log_prior_normalized,
     "loss_zero_at_target": _loss,
+    "batch_shapes": _batch_shapes,
     "validate_errors": _validate_errors,
 }
 

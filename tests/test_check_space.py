@@ -52,6 +52,13 @@ class AsymmetricDistSphere(Sphere):
         return super().dist(x, y) * (1 + 0.1 * torch.sigmoid(x[..., 0]))
 
 
+class FlatLossSphere(Sphere):
+    """loss flattens the batch: breaks 'any batch shape'."""
+
+    def loss(self, output, sample):
+        return super().loss(output, sample).reshape(-1)
+
+
 class Circle(ManifoldSpace):
     """S^1 in R^2 with tangent vectors as one angle coordinate (tangent_shape = (1,))."""
 
@@ -148,6 +155,12 @@ def test_asymmetric_distance_is_caught():
     report = check_space(AsymmetricDistSphere(2), n=16, raise_on_fail=False)
     assert report["dist_metric"].status == "failed"
     assert report["dist_metric"].max_error > 1e-3
+
+
+def test_batch_shape_bug_is_caught():
+    report = check_space(FlatLossSphere(2), n=16, raise_on_fail=False)
+    assert [r.name for r in report.failed] == ["batch_shapes"]
+    assert "loss" in report["batch_shapes"].reason
 
 
 def test_intrinsic_tangent_coordinates_are_supported():

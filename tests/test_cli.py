@@ -34,6 +34,8 @@ def test_train_then_sample(tmp_path, capsys):
             "--set", f"train.out_dir='{out}'",
             "--set", "data.n=500",
             "--set", "model.hidden=16",
+            "--set", "model.n_classes=4",
+            "--set", "train.cond_dropout=0.2",
         ]
     )  # fmt: skip
     assert rc == 0
@@ -45,9 +47,16 @@ def test_train_then_sample(tmp_path, capsys):
     samples = tmp_path / "s.pt"
     argv = ["sample", str(out / "ckpt.pt"), "--n", "50", "--steps", "5", "--out", str(samples)]
     assert main([*argv, "--method", "midpoint"]) == 0
+    assert '"nfe": 10' in capsys.readouterr().out  # midpoint: two evaluations per step
     x = torch.load(samples, weights_only=True)["x"]
     assert x.shape == (50, 3)
     assert torch.allclose(x.norm(dim=-1), torch.ones(50), atol=1e-5)
+
+    guided = [*argv, "--cond", "label=1", "--guidance-scale", "2.0"]
+    assert main(guided) == 0
+    assert '"nfe": 10' in capsys.readouterr().out  # guided: two evaluations per step
+    assert main([*argv, "--cond", "label"]) == 2
+    assert "key=number" in capsys.readouterr().err
 
 
 def test_typo_in_config_is_reported_with_the_closest_key(tmp_path, capsys):

@@ -193,3 +193,17 @@ def test_errors():
         space.validate(bad)
     with pytest.raises(ValueError, match="output must have"):
         space.step(x, torch.zeros(2, 3, 3), 0.0, 0.1)
+
+
+def test_adaptive_solver_runs_on_frames():
+    space = SE3(n_frames=3)
+    x0 = frames(space, 4, 17)
+    out = torch.randn(3, 6, dtype=torch.float64) * 0.3
+    out[:, 3:] -= out[:, 3:].mean(0)
+
+    def field(x, t):
+        return out.expand(x.shape[0], 3, 6)
+
+    res = sample(field, space, x0, method="dopri5", steps=1, atol=1e-9, rtol=1e-9)
+    want = space.expmap(x0, out.expand(4, 3, 6))
+    assert (res.x - want).abs().max() <= 1e-6

@@ -40,6 +40,11 @@ SPACES = {
     "poincare": lambda: GeooptSpace(geoopt.PoincareBall(c=1.0), (3,)),
     "poincare_c05": lambda: GeooptSpace(geoopt.PoincareBall(c=0.5), (2,), schedule="poly2"),
     "spd": lambda: GeooptSpace(geoopt.SymmetricPositiveDefinite(), (3, 3)),
+    "product_geoopt": lambda: ProductSpace(
+        Sphere(2),
+        GeooptSpace(geoopt.SymmetricPositiveDefinite(), (2, 2)),
+        GeooptSpace(geoopt.PoincareBall(), (2,)),
+    ),
 }
 DTYPES = [torch.float32, torch.float64]
 
@@ -291,3 +296,16 @@ def test_geoopt_sampling_stays_on_manifold():
         out = sample(field, space, 16, steps=50, method="rk4", generator=g)
         space.validate(out.x)
         assert torch.isfinite(out.x).all()
+
+
+def test_stiefel_closed_form_velocity_matches_jvp_fallback():
+    space = GeooptSpace(geoopt.Stiefel(canonical=False), (5, 3))
+    g = torch.Generator().manual_seed(0)
+    x0 = space.sample_prior(8, generator=g, dtype=torch.float64)
+    x1 = space.sample_prior(8, generator=g, dtype=torch.float64)
+    s = torch.rand(8, generator=g, dtype=torch.float64)
+    closed = space._interpolate_polar(x0, x1, s)
+    generic = space._interpolate_jvp(x0, x1, s)  # torch.func.jvp through geoopt's SVD projx
+    assert space.path_kind == "projected"
+    assert torch.allclose(closed[0], generic[0], atol=1e-12)
+    assert torch.allclose(closed[1], generic[1], atol=1e-11)

@@ -14,10 +14,19 @@ from _train_helpers import (
     cap_data,
     tiny_mlp,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
+from torch.utils.data import DataLoader, DistributedSampler
 
-from manifold_fm import Euclidean, Sphere
-from manifold_fm.train import NonFiniteLossError, TrainConfig, Trainer, load_checkpoint
+from manifold_fm import Euclidean, FlatTorus, ProductSpace, Sphere
+from manifold_fm.train import (
+    NonFiniteLossError,
+    TrainConfig,
+    Trainer,
+    collate_batch,
+    load_checkpoint,
+)
 
 torch.set_num_threads(1)
 
@@ -52,12 +61,19 @@ class _Rows(torch.utils.data.Dataset):
         return {"x1": self.x[i], "label": self.labels[i]}
 
 
-@pytest.mark.parametrize("kind", ["tensor", "dataset"])
+@pytest.mark.parametrize("kind", ["tensor", "dataset", "loader"])
 def test_resume_is_bit_exact(tmp_path, kind):
     s = Sphere(2)
     x = cap_data(256)
     labels = (x[:, 0] > 0).long()
-    data = {"x1": x, "label": labels} if kind == "tensor" else _Rows(x, labels)
+    if kind == "tensor":
+        data = {"x1": x, "label": labels}
+    elif kind == "dataset":
+        data = _Rows(x, labels)
+    else:  # a user DataLoader whose order depends only on the epoch
+        rows = _Rows(x, labels)
+        sampler = DistributedSampler(rows, num_replicas=1, rank=0, shuffle=True, seed=5)
+        data = DataLoader(rows, batch_size=64, sampler=sampler, collate_fn=collate_batch)
     extra = dict(cond_dropout=0.3, time_sampling="logit_normal", ema_decay=0.9, log_every=7)
 
     full = Trainer(s, tiny_mlp(s, n_classes=2), data, cfg(steps=30, **extra))
@@ -76,6 +92,24 @@ def test_resume_is_bit_exact(tmp_path, kind):
     for a, b in zip(_params(full.ema_model), _params(resumed.ema_model)):
         assert torch.equal(a, b)
     assert full.losses == resumed.losses  # logging windows continue exactly too
+
+
+@settings(deadline=None, max_examples=6)
+@given(until=st.integers(1, 19), log_every=st.integers(1, 8), ckpt_every=st.integers(0, 6))
+def test_resume_at_any_step_matches_uninterrupted(tmp_path_factory, until, log_every, ckpt_every):
+    s = Sphere(2)
+    data = cap_data(128)
+    extra = dict(steps=20, batch_size=32, log_every=log_every)
+    full = Trainer(s, tiny_mlp(s), data, cfg(**extra))
+    full.fit()
+    out = str(tmp_path_factory.mktemp("run"))
+    Trainer(s, tiny_mlp(s), data, cfg(out_dir=out, ckpt_every=ckpt_every, **extra)).fit(until)
+    resumed = Trainer(s, tiny_mlp(s), data, cfg(out_dir=out, resume=True, **extra))
+    assert resumed.step == until
+    resumed.fit()
+    for a, b in zip(_params(full.model), _params(resumed.model)):
+        assert torch.equal(a, b)
+    assert full.losses == resumed.losses
 
 
 class _NaNAfter(nn.Module):
@@ -138,6 +172,18 @@ def test_masks_reach_path_and_model():
         assert m is not None and m.dtype == torch.bool and m.shape == (16, 5)
 
 
+@pytest.mark.parametrize(
+    "space",
+    [Euclidean((2, 3)), FlatTorus(2), ProductSpace(Sphere(2), FlatTorus(1))],
+    ids=["euclidean_2x3", "torus", "sphere_x_torus"],
+)
+def test_same_trainer_for_other_spaces(space):
+    g = torch.Generator().manual_seed(0)
+    x1 = space.sample_prior(256, generator=g)
+    res = Trainer(space, tiny_mlp(space), x1, cfg(steps=10, log_every=5)).fit()
+    assert res.steps == 10 and all(torch.isfinite(torch.tensor(res.losses)))
+
+
 def test_long_token_points_are_not_cast_to_float():
     space, model = ToyTokens(), TokenModel()
     x1 = torch.randint(5, (128, 4), generator=torch.Generator().manual_seed(0))
@@ -170,3 +216,10 @@ def test_bad_arguments_raise_typed_errors():
         Trainer(s, tiny_mlp(s), {"points": cap_data()}, cfg())
     with pytest.raises(ValueError, match="until"):
         Trainer(s, tiny_mlp(s), cap_data(), cfg()).fit(until=1000)
+
+
+def test_progress_bar_shows_loss_and_rate(capsys):
+    s = Sphere(2)
+    Trainer(s, tiny_mlp(s), cap_data(), cfg(steps=4, log_every=2, progress=True)).fit()
+    err = capsys.readouterr().err
+    assert "train" in err and "loss=" in err and "steps_s=" in err

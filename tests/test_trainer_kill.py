@@ -87,7 +87,10 @@ def test_sigkill_then_resume(tmp_path):
     s = Sphere(2)
     resumed = Trainer(s, tiny_mlp(s), cap_data(), _config(out, resume=True))
     assert resumed.step == k
+    assert sorted(p.name for p in out.iterdir()) == ["ckpt.pt", "metrics.jsonl"]
     resumed.fit(until=k + 5)
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(5, k + 10, 5))  # one clean history
     fresh = Trainer(s, tiny_mlp(s), cap_data(), _config(None, resume=False))
     fresh.fit(until=k + 5)
     for a, b in zip(fresh.model.state_dict().values(), resumed.model.state_dict().values()):

@@ -20,6 +20,7 @@ from manifold_fm.train import (
     collate_batch,
     load_checkpoint,
     load_run_config,
+    remove_stale_temps,
     save_checkpoint,
 )
 from manifold_fm.train.config import apply_override, parse_value
@@ -122,6 +123,12 @@ def test_ema_is_the_lerp_formula():
         assert torch.allclose(e, 0.9 * b + 0.1 * p)
         assert not e.requires_grad
     assert not ema.module.training
+    assert ema.decay_at(1) == pytest.approx(2 / 11) and ema.decay_at(10**6) == 0.9
+    warm = EMA(model, 0.999)
+    start = [p.clone() for p in warm.module.parameters()]
+    warm.update(step=1)  # warmup: d_1 = 2/11, the new weights dominate
+    for e, b, p in zip(warm.module.parameters(), start, model.parameters()):
+        assert torch.allclose(e, 2 / 11 * b + 9 / 11 * p)
     zero = EMA(model, 0.0)
     zero.update()
     for e, p in zip(zero.module.parameters(), model.parameters()):
@@ -140,6 +147,14 @@ def test_time_samplers(dtype):
     assert abs(float(ln.median()) - 1 / (1 + math.exp(-0.5))) < 0.01
     with pytest.raises(ValueError, match="logit_normal"):
         make_time_sampler("lognormal")
+
+
+def test_stratified_times_cover_each_stratum_once():
+    g = torch.Generator().manual_seed(1)
+    t = make_time_sampler("stratified")(64, g, torch.device("cpu"), torch.float64)
+    assert bool(((t >= 0) & (t < 1)).all())
+    strata = torch.floor(t * 64).long().sort().values
+    assert strata.tolist() == list(range(64))
 
 
 # -- batches ------------------------------------------------------------------------
@@ -169,8 +184,24 @@ def test_collate_rejects_mismatched_items():
         collate_batch([{"x1": torch.zeros(2)}, {"x1": torch.zeros(2), "y": torch.zeros(1)}])
     with pytest.raises(ValueError, match="first dim"):
         collate_batch([torch.zeros(2, 3), torch.zeros(2, 4)])
-    with pytest.raises(TypeError, match="Tensor or a dict"):
+    with pytest.raises(TypeError, match="Tensor, a dict"):
         collate_batch([[1, 2]])
+
+
+def test_tensor_dataset_loader_gives_x1_and_label():
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from manifold_fm.train import make_batches
+
+    x, y = torch.randn(20, 3), torch.arange(20)
+    loader = DataLoader(TensorDataset(x, y), batch_size=8, drop_last=True)
+    stream = make_batches(
+        loader, batch_size=8, device=torch.device("cpu"), float_dtype=torch.float64, seed=0
+    )
+    firsts = [stream.next() for _ in range(3)]  # two batches per epoch, then a new epoch
+    assert firsts[0]["x1"].dtype == torch.float64 and firsts[0]["label"].dtype == torch.long
+    assert torch.equal(firsts[2]["label"], firsts[0]["label"])
+    assert stream.state_dict() == {"epoch": 1, "consumed": 1}
 
 
 @settings(deadline=None, max_examples=15)
@@ -203,6 +234,10 @@ def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     state = load_checkpoint(path)
     assert state["step"] == 1 and torch.equal(state["w"], torch.ones(3))
     assert os.listdir(tmp_path) == ["ckpt.pt"]  # no temp file left behind
+    (tmp_path / ".ckpt.pt.abc.tmp").write_bytes(b"torn")  # as after a SIGKILL mid-write
+    (tmp_path / "keep.tmp").write_bytes(b"x")
+    assert [p.name for p in remove_stale_temps(path)] == [".ckpt.pt.abc.tmp"]
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.pt", "keep.tmp"]
 
 
 class Evil:

@@ -14,9 +14,11 @@ p(theta) = f(theta) (1 - cos theta) / pi on [0, pi]; the axis is uniform on S^2.
 Tabulation (once per instance, float64 on the CPU, moved on demand): the series is summed
 to l_max = ceil(12 / sigma) + 10 (omitted terms < exp(-70) relative to the first), at
 ``n_grid + 1`` equally spaced angles; between grid angles ``log f`` is interpolated
-linearly (error about h^2 / (8 sigma^2) in log f with h = pi / n_grid: 7e-8 / sigma^2 for
-the default 4096). The alternating series cancels in the far tail for small sigma, so f
-is floored at 1e-12 f(0) (log density accurate wherever f > 1e-10 f(0)). Sampling inverts
+linearly. The alternating series cancels in the far tail for small sigma, so f is floored
+at 1e-12 f(0). Measured accuracy (default n_grid = 4096; max |error of log f| at the grid
+midpoints where f > 1e-10 f(0), against the series with twice the terms): 3e-5 at
+sigma = 0.05, 7.5e-6 at 0.1, 1.1e-5 at 0.5, 6e-8 at 1.5, 1e-16 at 5; the trapezoid mass of
+the angle marginal is 1 within 4e-8 (``mass``). Sampling inverts
 the tabulated CDF of theta (cumulative trapezoid on the grid, linear between grid
 angles). Supported: 0.05 <= sigma <= 50 (large sigma is numerically the uniform law).
 """

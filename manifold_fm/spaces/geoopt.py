@@ -33,7 +33,11 @@ therefore treat x0 and x1 as data (detached: no gradient flows to them; gradient
 respect to s and to the model output are unaffected). The Poincare path is differentiable.
 
 Sampling steps use geoopt's ``expmap`` (for ``geoopt.Stiefel(canonical=True)`` that is the
-Cayley retraction; use ``canonical=False`` for the exact Euclidean-metric exponential map).
+Cayley retraction; use ``canonical=False`` for the exact Euclidean-metric exponential map);
+a manifold without ``expmap`` steps with its ``retr``. ``proju`` of the canonical Stiefel
+manifold is replaced by the orthogonal tangent projection (geoopt's is not idempotent).
+Known precision limit: geoopt's stereographic maps lose accuracy near the ball's boundary
+(exp(log) is off by up to ~1e-3 in float64 for c = 2 and unit-variance wrapped normals).
 """
 
 from __future__ import annotations

@@ -136,7 +136,13 @@ class SE3(ManifoldSpace):
 
     # -- prior ----------------------------------------------------------------------
     def sample_prior(
-        self, n, *, generator=None, device=None, dtype=None, mask: Tensor | None = None
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        mask: Tensor | None = None,
     ) -> Tensor:
         """``n`` prior frames ``(n, N, 3, 4)``; translations centred over ``mask`` (n, N)."""
         r = self.so3.sample_prior(
@@ -147,6 +153,11 @@ class SE3(ManifoldSpace):
             (n, self.n_frames, 3), generator=generator, device=r.device, dtype=r.dtype
         )
         if mask is not None:
+            if tuple(mask.shape) != (n, self.n_frames):
+                raise ValueError(
+                    f"SE3.sample_prior: mask must have shape {(n, self.n_frames)}, "
+                    f"got {tuple(mask.shape)}"
+                )
             mask = mask.to(device=r.device, dtype=torch.bool)
         return self.join(r, self.center(t, mask))
 
@@ -257,7 +268,16 @@ class SE3(ManifoldSpace):
             per = torch.where(sample.mask, per, torch.zeros_like(per))
         return per.sum(-1)
 
-    def step(self, x, output, t, dt, *, mask=None, generator=None) -> Tensor:
+    def step(
+        self,
+        x: Tensor,
+        output: Tensor,
+        t: Tensor | float,
+        dt: Tensor | float,
+        *,
+        mask: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """Group Euler step R Exp(dt w'), t + dt v' with padded frames kept exactly.
 
         w' = w, or c (1 - t) w with ``rotation_rate = c``; v' = v minus its masked mean when

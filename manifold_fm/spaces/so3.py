@@ -27,8 +27,10 @@ from manifold_fm.errors import check_shape_suffix
 from manifold_fm.lie.igso3 import IGSO3, LOG_VOLUME
 from manifold_fm.lie.rotations import (
     hat,
+    matrix_to_quat,
     nearest_rotation,
     polish_rotation,
+    quat_to_matrix,
     random_rotation,
     rotation_angle,
     so3_exp,
@@ -82,14 +84,49 @@ class SO3(ManifoldSpace):
     def volume(self) -> float:
         return 8 * math.pi**2
 
+    # -- conversions (thin aliases of manifold_fm.lie) --------------------------------
+    @staticmethod
+    def from_quat(q: Tensor) -> Tensor:
+        """Rotation matrices of quaternions (x, y, z, w), any norm. ``(..., 4) -> (..., 3, 3)``."""
+        return quat_to_matrix(q)
+
+    @staticmethod
+    def to_quat(r: Tensor) -> Tensor:
+        """Unit quaternions (x, y, z, w), w >= 0. ``(..., 3, 3) -> (..., 4)``."""
+        return matrix_to_quat(r)
+
+    @staticmethod
+    def from_rotvec(w: Tensor) -> Tensor:
+        """Exp(w) of rotation vectors. ``(..., 3) -> (..., 3, 3)``."""
+        return so3_exp(w)
+
+    @staticmethod
+    def to_rotvec(r: Tensor) -> Tensor:
+        """Log(R), angle in [0, pi]. ``(..., 3, 3) -> (..., 3)``."""
+        return so3_log(r)
+
     # -- prior ----------------------------------------------------------------------
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+    def sample_prior(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
         """``n`` rotations from the prior (Haar or IGSO3(sigma)), shape ``(n, 3, 3)``."""
         if self.igso3 is not None:
             return self.igso3.sample(n, generator=generator, device=device, dtype=dtype)
         return random_rotation(n, generator=generator, device=device, dtype=dtype)
 
-    def random_uniform(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+    def random_uniform(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
         """``n`` Haar-uniform rotations (normalised Gaussian quaternions), ``(n, 3, 3)``."""
         return random_rotation(n, generator=generator, device=device, dtype=dtype)
 
@@ -155,7 +192,16 @@ class SO3(ManifoldSpace):
         w = self.logmap(x0, x1)
         return x0 @ so3_exp(pad_time(s, 1) * w), w
 
-    def step(self, x, output, t, dt, *, mask=None, generator=None) -> Tensor:
+    def step(
+        self,
+        x: Tensor,
+        output: Tensor,
+        t: Tensor | float,
+        dt: Tensor | float,
+        *,
+        mask: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """x' = polish(R Exp(dt w)): exponential Euler step plus one Newton-Schulz polish."""
         self.check_mask(x, mask)
         dt = torch.as_tensor(dt, device=x.device, dtype=x.dtype)

@@ -7,7 +7,7 @@ the ``mfm`` command uses.
 """
 
 from manifold_fm.train.batches import EpochSampler, collate_batch, make_batches
-from manifold_fm.train.checkpoint import load_checkpoint, save_checkpoint
+from manifold_fm.train.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint
 from manifold_fm.train.config import RunConfig, TrainConfig, load_run_config
 from manifold_fm.train.ema import EMA
 from manifold_fm.train.trainer import NonFiniteLossError, Trainer, TrainResult
@@ -24,5 +24,6 @@ __all__ = [
     "load_checkpoint",
     "load_run_config",
     "make_batches",
+    "remove_stale_temps",
     "save_checkpoint",
 ]

@@ -9,7 +9,8 @@ Accepted data:
 * a ``torch.utils.data.Dataset`` whose items are tensors or dicts: wrapped in a DataLoader
   with :class:`EpochSampler` (seeded per epoch, sharded per rank, resumable mid-epoch) and
   :func:`collate_batch` (pads variable-length items and adds ``"mask"``);
-* a ``DataLoader`` yielding tensors or dicts: iterated as is, epoch after epoch
+* a ``DataLoader`` yielding tensors, dicts, or ``(x1,)`` / ``(x1, label)`` tuples (as
+  from a ``TensorDataset``): iterated as is, epoch after epoch
   (``sampler.set_epoch`` is called when present); a resume skips the batches already
   consumed in the current epoch, so it is exact when the loader's order depends only on
   the epoch (as with DistributedSampler or EpochSampler).
@@ -44,9 +45,12 @@ def _as_dict(batch: Any, where: str) -> dict[str, Tensor]:
         if "x1" not in batch:
             raise ValueError(f"{where}: batch dict needs an 'x1' key, got keys {sorted(batch)}")
         return dict(batch)
+    tensors = isinstance(batch, (tuple, list)) and all(isinstance(b, Tensor) for b in batch)
+    if tensors and len(batch) in (1, 2):  # (x,) or (x, label), as from a TensorDataset
+        return {"x1": batch[0]} if len(batch) == 1 else {"x1": batch[0], "label": batch[1]}
     raise TypeError(
-        f"{where}: batches must be a Tensor or a dict of tensors with 'x1', "
-        f"got {type(batch).__name__}"
+        f"{where}: batches must be a Tensor, a dict of tensors with 'x1', or a tuple "
+        f"(x1,) / (x1, label) of tensors; got {type(batch).__name__}"
     )
 
 

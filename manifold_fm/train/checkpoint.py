@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["load_checkpoint", "save_checkpoint"]
+__all__ = ["load_checkpoint", "remove_stale_temps", "save_checkpoint"]
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
@@ -51,3 +51,18 @@ def load_checkpoint(
     if not isinstance(state, dict) or "step" not in state:
         raise ValueError(f"checkpoint {str(path)!r} is not a manifold-fm training checkpoint")
     return state
+
+
+def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Delete temp files a killed writer of ``path`` left behind; return what was removed.
+
+    Only files named like :func:`save_checkpoint`'s temporaries (``.<name>.*.tmp`` in the
+    same folder) are touched; call it before a run starts writing, never concurrently.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    stale = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    for f in stale:
+        f.unlink(missing_ok=True)
+    return stale

@@ -31,7 +31,7 @@ __all__ = [
 
 _CHOICES = {
     "lr_schedule": ("cosine", "constant"),
-    "time_sampling": ("uniform", "logit_normal"),
+    "time_sampling": ("uniform", "logit_normal", "stratified"),
     "amp": ("auto", "bf16", "off"),
 }
 
@@ -47,8 +47,10 @@ class TrainConfig:
         warmup_steps: linear warmup from 0 to ``lr``.
         lr_schedule: 'cosine' (decay to 0 at ``steps``) or 'constant' after warmup.
         grad_clip: max global gradient norm (<= 0 disables clipping).
-        ema_decay: EMA decay per step (0 disables averaging: EMA = current weights).
-        time_sampling: 'uniform' on [0, 1] or 'logit_normal' (t = sigmoid(N(m, s^2))).
+        ema_decay: EMA decay per step, warmed up as min(decay, (1+k)/(10+k)) (0: EMA =
+            current weights).
+        time_sampling: 'uniform' on [0, 1], 'logit_normal' (t = sigmoid(N(m, s^2))) or
+            'stratified' ((u + i/n) mod 1: even cover of [0, 1) per batch).
         logit_normal_mean, logit_normal_std: m and s of the logit-normal.
         coupling: name in :data:`manifold_fm.couplings.COUPLINGS` ('independent', 'ot').
         cond_dropout: probability of dropping the condition of a row (classifier-free

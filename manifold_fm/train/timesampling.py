@@ -14,7 +14,13 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["TIME_SAMPLERS", "LogitNormalTime", "UniformTime", "make_time_sampler"]
+__all__ = [
+    "TIME_SAMPLERS",
+    "LogitNormalTime",
+    "StratifiedTime",
+    "UniformTime",
+    "make_time_sampler",
+]
 
 
 @dataclass(frozen=True)
@@ -41,15 +47,36 @@ class LogitNormalTime:
         return torch.sigmoid(z * self.std + self.mean)
 
 
-TIME_SAMPLERS = {"uniform": UniformTime, "logit_normal": LogitNormalTime}
+@dataclass(frozen=True)
+class StratifiedTime:
+    """Stratified (antithetic) times: t_i = (u + i / n) mod 1 with one u ~ U[0, 1).
+
+    Each t_i is still U[0, 1) marginally, but the batch covers [0, 1) evenly, which lowers
+    the variance of the loss estimate (MD4-style, useful for discrete ELBO weights).
+    """
+
+    def __call__(
+        self, n: int, generator: torch.Generator, device: torch.device, dtype: torch.dtype
+    ) -> Tensor:
+        u = torch.rand(1, generator=generator, device=device, dtype=dtype)
+        return torch.remainder(u + torch.arange(n, device=device, dtype=dtype) / n, 1.0)
+
+
+TIME_SAMPLERS = {
+    "uniform": UniformTime,
+    "logit_normal": LogitNormalTime,
+    "stratified": StratifiedTime,
+}
 
 
 def make_time_sampler(
     kind: str, mean: float = 0.0, std: float = 1.0
-) -> UniformTime | LogitNormalTime:
-    """Build the sampler named ``kind`` ('uniform' or 'logit_normal')."""
+) -> UniformTime | LogitNormalTime | StratifiedTime:
+    """Build the sampler named ``kind`` ('uniform', 'logit_normal' or 'stratified')."""
     if kind == "uniform":
         return UniformTime()
     if kind == "logit_normal":
         return LogitNormalTime(mean, std)
+    if kind == "stratified":
+        return StratifiedTime()
     raise ValueError(f"unknown time_sampling {kind!r}; choose one of {sorted(TIME_SAMPLERS)}")

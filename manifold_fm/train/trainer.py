@@ -24,6 +24,7 @@ import contextlib
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from manifold_fm.conditioning import with_dropped
 from manifold_fm.couplings import get_coupling
 from manifold_fm.spaces.base import Space
 from manifold_fm.train.batches import make_batches
-from manifold_fm.train.checkpoint import load_checkpoint, save_checkpoint
+from manifold_fm.train.checkpoint import load_checkpoint, remove_stale_temps, save_checkpoint
 from manifold_fm.train.config import TrainConfig
 from manifold_fm.train.distributed import init_distributed, rank_seed, resolve_device
 from manifold_fm.train.ema import EMA
@@ -121,6 +122,8 @@ class Trainer:
             raise ValueError("TrainConfig.ckpt_every / resume need TrainConfig.out_dir")
         self.config, self.space, self.meta = cfg, space, dict(meta or {})
         self.device = resolve_device(cfg.device, int(os.environ.get("LOCAL_RANK", "0")))
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)  # nccl collectives use the current device
         self.dist = init_distributed(self.device)
         self.model = model.to(self.device)
         self.dtype = _float_dtype(self.model)
@@ -182,6 +185,8 @@ class Trainer:
         self._first_bad = torch.full((), -1, device=self.device, dtype=torch.long)
         self.out_dir = Path(cfg.out_dir) if cfg.out_dir is not None else None
         self.ckpt_path: Path | None = None
+        if self.out_dir is not None and self.dist.is_main:
+            remove_stale_temps(self.out_dir / CKPT_NAME)  # left by a writer killed mid-write
         if cfg.resume and self.out_dir is not None and (self.out_dir / CKPT_NAME).is_file():
             self.load(self.out_dir / CKPT_NAME)
 
@@ -223,7 +228,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.step()
-        self.ema.update()
+        self.ema.update(self.step + 1)
 
         lv = loss.detach().float()
         finite = torch.isfinite(lv)
@@ -283,14 +288,31 @@ class Trainer:
                 f.write(json.dumps(row) + "\n")
 
     # -- checkpoints ------------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly (tensors and plain values only)."""
-        rng: dict[str, Any] = {
+    def _rank_state(self) -> dict[str, Any]:
+        """This rank's random streams, data position and loss accumulator."""
+        st: dict[str, Any] = {
             "generator": self.generator.get_state(),
             "torch": torch.get_rng_state(),
+            "batches": self.batches.state_dict(),
+            "loss_sum": self._loss_sum.detach().cpu(),
         }
         if torch.cuda.is_available():
-            rng["cuda"] = torch.cuda.get_rng_state_all()
+            st["cuda"] = torch.cuda.get_rng_state_all()
+        return st
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly (tensors and plain values only).
+
+        Under DDP this is a collective call: every rank's random streams and data
+        position are gathered (``ranks[r]``) so a resume with the same world size
+        continues every rank exactly.
+        """
+        own = self._rank_state()
+        if self.dist.enabled:
+            ranks: list[Any] = [None] * self.dist.world_size
+            dist.all_gather_object(ranks, own)
+        else:
+            ranks = [own]
         return {
             "step": self.step,
             "model": self.model.state_dict(),
@@ -302,10 +324,8 @@ class Trainer:
                 "total_steps": self.config.steps,
                 "step": self.step,
             },
-            "rng": rng,
-            "batches": self.batches.state_dict(),
+            "ranks": ranks,
             "log": {
-                "loss_sum": self._loss_sum.detach().cpu(),
                 "since_log": self._since_log,
                 "losses": list(self.losses),
                 "loss_steps": list(self.loss_steps),
@@ -316,14 +336,20 @@ class Trainer:
         }
 
     def save(self, path: str | os.PathLike | None = None) -> Path | None:
-        """Check the loss is finite, then write a checkpoint atomically (rank 0 only)."""
+        """Check the loss is finite, then write a checkpoint atomically.
+
+        Every rank must call it (the state is gathered); rank 0 alone writes.
+        """
         self._check_finite()
         if path is None:
             if self.out_dir is None:
                 raise ValueError("Trainer.save: no path given and TrainConfig.out_dir is None")
             path = self.out_dir / CKPT_NAME
+        state = self.state_dict()  # collective under DDP: every rank takes part
         if self.dist.is_main:
-            save_checkpoint(self.state_dict(), path)
+            save_checkpoint(state, path)
+        if self.dist.enabled:
+            dist.barrier()  # no rank reads the file before rank 0 has replaced it
         self.ckpt_path = Path(path)
         return self.ckpt_path
 
@@ -334,23 +360,51 @@ class Trainer:
         self.ema.load_state_dict(state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
-        rng = state["rng"]
-        if self.dist.rank == 0:
-            self.generator.set_state(rng["generator"])
-            self.batches.load_state_dict(state["batches"])
+        ranks = state["ranks"]
+        if len(ranks) == self.dist.world_size:
+            own = ranks[self.dist.rank]
+            self.generator.set_state(own["generator"])
+            self.batches.load_state_dict(own["batches"])
+            torch.set_rng_state(own["torch"])
+            if "cuda" in own and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(own["cuda"])
+            self._loss_sum.copy_(own["loss_sum"])
         else:
-            # other ranks' streams are not stored: reseed deterministically from the step
+            # a different world size: weights and step carry over, random streams are
+            # reseeded deterministically from (seed, rank, step); not bit-exact by nature
+            warnings.warn(
+                f"checkpoint {path} was written by {len(ranks)} ranks, resuming with "
+                f"{self.dist.world_size}: random streams reseeded",
+                stacklevel=2,
+            )
             self.generator.manual_seed(rank_seed(self.config.seed, self.dist.rank) + self.step)
-        torch.set_rng_state(rng["torch"])
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
+            self._loss_sum.zero_()
         log = state["log"]
-        self._loss_sum.copy_(log["loss_sum"])
         self._since_log = int(log["since_log"])
+        if self.dist.is_main and self.out_dir is not None:
+            self._trim_metrics()
         self.losses = [float(v) for v in log["losses"]]
         self.loss_steps = [int(v) for v in log["loss_steps"]]
         self._step_t.fill_(self.step)
         self.ckpt_path = Path(path)
+
+    def _trim_metrics(self) -> None:
+        """Drop metrics rows past the resumed step (and a torn last line) so that the
+        JSONL file reads as one uninterrupted run; rewritten atomically."""
+        path = self.out_dir / METRICS_NAME
+        if not path.is_file():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill mid-write
+            if isinstance(row, dict) and int(row.get("step", 0)) <= self.step:
+                keep.append(line)
+        tmp = path.with_name(f".{METRICS_NAME}.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in keep))
+        os.replace(tmp, path)
 
     # -- the loop ---------------------------------------------------------------------
     def fit(self, until: int | None = None) -> TrainResult:
