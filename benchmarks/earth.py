@@ -150,7 +150,7 @@ def write_markdown(results: dict) -> str:
               "Published rows: RFM Table 2 (Chen & Lipman 2024); RDM (Huang et al. 2022) reports "
               "an ELBO bound; RSGM (De Bortoli et al. 2022) and Moser Flow as reprinted by RSGM. "
               "Splits differ between papers (none published their indices).",
-              "Training: benchmarks/_fit.py (bare loop, EMA, val-NLL checkpoint selection)."]  # fmt: skip
+              "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,7 @@ sampled, a flow is trained on it, and on fresh test samples we report
 * kl_per_point = mean(log p(x) - log q(x)) on the test points (paired estimate of
   KL(p || q) with its standard error).
 
-Writes benchmarks/results/synthetic.{json,md}. SO(3) joins once the SO3 space is merged.
+Writes benchmarks/results/synthetic.{json,md}; entries of spaces not run are kept.
 """
 
 from __future__ import annotations
@@ -27,14 +27,21 @@ import torch
 
 from benchmarks._fit import FitConfig, fit_flow
 from benchmarks._protocol import RESULTS, hardware
-from manifold_fm.data.synthetic import default_rd_mixture, default_s2_mixture, default_t2_mixture
+from manifold_fm.data.synthetic import (
+    default_rd_mixture,
+    default_s2_mixture,
+    default_so3_mixture,
+    default_t2_mixture,
+)
 from manifold_fm.likelihood import log_prob
 from manifold_fm.spaces import Euclidean, FlatTorus, Sphere
+from manifold_fm.spaces.so3 import SO3
 
 SPACES = {
     "s2": (Sphere(2), default_s2_mixture, "S^2: 4 von Mises-Fisher, kappa 8..40"),
     "t2": (FlatTorus(2), default_t2_mixture, "T^2: 3 wrapped normals (one across the seam)"),
     "r2": (Euclidean(2), default_rd_mixture, "R^2: 4 isotropic Gaussians"),
+    "so3": (SO3(), default_so3_mixture, "SO(3): 3 IGSO3 components, sigma 0.3..0.6"),
 }
 
 
@@ -84,13 +91,15 @@ def write_markdown(results: dict, budget: str) -> str:
     lines = [
         "# Synthetic ground truth: test NLL vs the true entropy (nats per point)",
         "",
-        f"Budget: {budget}. gap = test NLL - true entropy (Monte Carlo, 200k samples); KL is the",
-        "paired per-point estimate mean(log p - log q) on the test points (± 1 standard error).",
+        f"Last run's budget: {budget}. gap = test NLL - true entropy (Monte Carlo, 200k",
+        "samples); KL is the paired per-point estimate mean(log p - log q) on the test points",
+        "(± 1 standard error).",
         "Target of issue 5: gap <= 0.05 nats on S^2 and T^2. No published peer numbers exist",
         "for these exact mixtures; the limit itself (gap 0) is the reference.",
         "",
-        "| space | distribution | test NLL | true entropy | gap | KL per point | train s |",
-        "|---|---|---|---|---|---|---|",
+        "| space | distribution | test NLL | true entropy | gap | KL per point | train s | budget"
+        " |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for key, r in results.items():
         if key.startswith("_"):
@@ -98,7 +107,7 @@ def write_markdown(results: dict, budget: str) -> str:
         lines.append(
             f"| {key} | {r['description']} | {r['test_nll']:.4f} | {r['true_entropy']:.4f} | "
             f"{r['gap_nats']:.4f} | {r['kl_per_point']:.4f} ± {r['kl_se']:.4f} | "
-            f"{r['train_s']:.0f} |"
+            f"{r['train_s']:.0f} | {r.get('budget', budget)} |"
         )
     fit = next(r for k, r in results.items() if not k.startswith("_"))["settings"]["fit"]
     lines += ["", f"Training: {fit} (benchmarks/_fit.py bare loop).",
@@ -135,6 +144,14 @@ def main(argv: list[str] | None = None) -> dict:
         "wall_s": time.perf_counter() - t0,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "synthetic.json"
+    old = json.loads(path.read_text()) if path.exists() else {}
+    keep = {k: v for k, v in old.items() if k not in results and not k.startswith("_")}
+    for v in keep.values():
+        v.setdefault("budget", old.get("_meta", {}).get("budget"))
+    for k in args.space:
+        results[k]["budget"] = args.budget
+    results = {**keep, **results}
     tmp = RESULTS / "synthetic.json.tmp"
     tmp.write_text(json.dumps(results, indent=1))
     os.replace(tmp, RESULTS / "synthetic.json")

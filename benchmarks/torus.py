@@ -139,7 +139,7 @@ def write_markdown(results: dict) -> str:
     lines += ["", f"Hardware: {hw}", "",
               "Protein datasets (General/Glycine/Proline/Pre-Pro) need MFM_DATA/torus/protein.tsv; "
               f"not run here: {absent}." if absent else "",
-              "Training: benchmarks/_fit.py (bare loop, EMA, val-NLL checkpoint selection)."]  # fmt: skip
+              "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

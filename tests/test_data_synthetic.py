@@ -92,3 +92,24 @@ def test_bad_mixture_parameters_raise():
         GaussianMixture([[0.0], [1.0]], [1.0, 1.0], weights=[1.0, -1.0])
     with pytest.raises(ValueError, match="positive"):
         default_s2_mixture().sample(0)
+
+
+def test_igso3_mixture_is_normalised_and_samples_rotations():
+    from manifold_fm.data.synthetic import IGSO3Mixture, default_so3_mixture
+    from manifold_fm.lie.rotations import so3_exp
+    from manifold_fm.spaces.so3 import SO3
+
+    g = torch.Generator().manual_seed(2)
+    mix = IGSO3Mixture(so3_exp(torch.tensor([[0.3, -1.0, 0.2]], dtype=torch.float64)), [0.8])
+    x = mix.sample(2000, g)
+    SO3().validate(x)
+    # samples concentrate around the centre: mean rotation angle to mu well below pi / 2
+    rel = mix.mus[0].T @ x
+    cos = ((rel.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1)
+    assert float(torch.acos(cos).mean()) < 1.5
+    u = SO3().sample_prior(100_000, generator=g, dtype=torch.float64)
+    z = float(mix.log_prob(u).exp().mean()) * 8 * math.pi**2
+    assert abs(z - 1) < 0.03
+    assert math.isfinite(default_so3_mixture().entropy(5000, g))
+    with pytest.raises(ValueError, match="sigmas"):
+        IGSO3Mixture(mix.mus, [0.5, 0.6])
