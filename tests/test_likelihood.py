@@ -273,6 +273,15 @@ def test_poincare_killing_field_is_divergence_free():
     x = 0.8 * sp.projx(torch.rand(16, 3, generator=g, dtype=F64) - 0.5)
     _, div = DivergenceField(killing, sp, 16).velocity_and_divergence(x, 0.2)
     torch.testing.assert_close(div, torch.zeros_like(div), atol=1e-9, rtol=0)
+    # inside a product the block term is kept: ball x circle with a zero circle field
+    prod = ProductSpace(sp, FlatTorus(1))
+    y = torch.cat([x, torch.rand(16, 1, generator=g, dtype=F64)], -1)
+
+    def both(z, t):
+        return torch.cat([killing(z[:, :3], t), torch.zeros_like(z[:, 3:])], -1)
+
+    _, div_p = DivergenceField(both, prod, 16).velocity_and_divergence(y, 0.2)
+    torch.testing.assert_close(div_p, torch.zeros_like(div_p), atol=1e-9, rtol=0)
     # the chart (Euclidean) divergence alone would be -d <a, x>: the correction matters
     assert float((x @ a).abs().max()) > 0.1
 
