@@ -75,7 +75,7 @@ def run_seed(
     ``keys`` (n, k) are the raw rows used to count test points duplicating a training point
     (defaults to ``data``).
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     split = random_split_indices(data.shape[0], seed)
     train, val, test = data[split.train], data[split.val], data[split.test]
     cfg = FitConfig(**{**asdict(fit), "seed": seed})
@@ -115,6 +115,7 @@ def run_seed(
         rec["dopri5_s"] = time.perf_counter() - td
         rec["dopri5_tol"] = ev.dopri_tol
     rec["wall_s"] = time.perf_counter() - t0
+    rec["cpu_s"] = time.process_time() - c0  # = wall time on an idle core (1 thread)
     return rec, res.model
 
 
@@ -140,6 +141,6 @@ def merge_json(name: str, entries: dict) -> dict:
     old = json.loads(path.read_text()) if path.exists() else {}
     old.update(entries)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(old, indent=1, allow_nan=True))
+    tmp.write_text(json.dumps(old, allow_nan=False))
     os.replace(tmp, path)
     return old

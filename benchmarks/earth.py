@@ -122,7 +122,7 @@ def write_markdown(results: dict) -> str:
             f"| {method} (published) | " + " | ".join(_fmt(*vals[n]) for n in names) + " |"
         )
     lines += ["", "| dataset | seeds | test points duplicating a training point | dopri5 check "
-              "(seed, Euler vs dopri5) | mean train+eval s / run | settings |",
+              "(seed, Euler vs dopri5) | wall s / run (process CPU s) | settings |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for n in names:
         r = results[n]
@@ -134,6 +134,7 @@ def write_markdown(results: dict) -> str:
             f"(tol {chk['dopri5_tol']:g})" if chk else "-"
         )  # fmt: skip
         per = sum(p["wall_s"] for p in r["per_run"]) / len(r["per_run"])
+        cpu = sum(p.get("cpu_s", float("nan")) for p in r["per_run"]) / len(r["per_run"])
         s = r["settings"]
         fit = s["fit"]
         set_s = (
@@ -141,13 +142,15 @@ def write_markdown(results: dict) -> str:
             f"{fit['depth']}x{fit['hidden']}, lr {fit['lr']}, EMA {fit['ema_decay']}, "
             f"test Euler {s['eval']['test_steps']} steps"
         )
-        lines.append(f"| {n} | {seeds} | {100 * dup:.1f}% | {chk_s} | {per:.0f} | {set_s} |")
+        lines.append(
+            f"| {n} | {seeds} | {100 * dup:.1f}% | {chk_s} | {per:.0f} (CPU {cpu:.0f}) | {set_s} |"
+        )
     hw = next(iter(results[n]["settings"]["hardware"] for n in names))
     lines += ["", f"Hardware: {hw}", "",
               "Published rows: RFM Table 2 (Chen & Lipman 2024); RDM (Huang et al. 2022) reports "
               "an ELBO bound; RSGM (De Bortoli et al. 2022) and Moser Flow as reprinted by RSGM. "
               "Splits differ between papers (none published their indices).",
-              "Training: benchmarks/_fit.py (bare loop; Trainer not merged yet)."]  # fmt: skip
+              "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

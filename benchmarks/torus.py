@@ -118,7 +118,7 @@ def write_markdown(results: dict) -> str:
         )
     lines += [
         "",
-        "| dataset | seeds | dopri5 check | mean s / run | settings |",
+        "| dataset | seeds | dopri5 check | wall s / run (process CPU s) | settings |",
         "|---|---|---|---|---|",
     ]
     for n in names:
@@ -126,19 +126,20 @@ def write_markdown(results: dict) -> str:
         chk = next((p for p in r["per_run"] if "test_nll_dopri5" in p), None)
         chk_s = f"{chk['test_nll']:.3f} vs {chk['test_nll_dopri5']:.3f}" if chk else "-"
         per = sum(p["wall_s"] for p in r["per_run"]) / len(r["per_run"])
+        cpu = sum(p.get("cpu_s", float("nan")) for p in r["per_run"]) / len(r["per_run"])
         fit = r["settings"]["fit"]
         set_s = (
             f"{r['settings']['budget']}: {fit['steps']} steps, batch {fit['batch_size']}, MLP "
             f"{fit['depth']}x{fit['hidden']}, test Euler {r['settings']['eval']['test_steps']}"
         )
         seeds = [p["seed"] for p in r["per_run"]]
-        lines.append(f"| {n} | {seeds} | {chk_s} | {per:.0f} | {set_s} |")
+        lines.append(f"| {n} | {seeds} | {chk_s} | {per:.0f} (CPU {cpu:.0f}) | {set_s} |")
     absent = [n for n in PROTEIN if n not in results]
     hw = results[names[0]]["settings"]["hardware"]
     lines += ["", f"Hardware: {hw}", "",
               "Protein datasets (General/Glycine/Proline/Pre-Pro) need MFM_DATA/torus/protein.tsv; "
               f"not run here: {absent}." if absent else "",
-              "Training: benchmarks/_fit.py (bare loop; Trainer not merged yet)."]  # fmt: skip
+              "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection)."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

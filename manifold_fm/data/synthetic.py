@@ -6,7 +6,8 @@ and the true entropy is the distance to the limit (it equals KL(p || q) in expec
 
 * :class:`VMFMixture` on S^2 (von Mises-Fisher components),
 * :class:`WrappedNormalMixture` on the flat torus T^d (diagonal wrapped normals),
-* :class:`GaussianMixture` on R^d (isotropic components).
+* :class:`GaussianMixture` on R^d (isotropic components),
+* :class:`IGSO3Mixture` on SO(3) (IGSO3 components at arbitrary centres).
 """
 
 from __future__ import annotations
@@ -18,7 +19,17 @@ from torch import Tensor
 
 from manifold_fm._math import safe_norm
 
-__all__ = ["GaussianMixture", "Mixture", "VMFMixture", "WrappedNormalMixture"]
+__all__ = [
+    "GaussianMixture",
+    "IGSO3Mixture",
+    "Mixture",
+    "VMFMixture",
+    "WrappedNormalMixture",
+    "default_rd_mixture",
+    "default_s2_mixture",
+    "default_so3_mixture",
+    "default_t2_mixture",
+]
 
 TWO_PI = 2 * math.pi
 
@@ -184,3 +195,74 @@ class GaussianMixture(Mixture):
     def sample_components(self, idx: Tensor, generator: torch.Generator | None) -> Tensor:
         mu, sig = self.mus[idx], self.sigmas[idx]
         return mu + sig[:, None] * torch.randn(mu.shape, generator=generator, dtype=mu.dtype)
+
+
+def default_s2_mixture() -> VMFMixture:
+    """The S^2 ground truth of the synthetic benchmark and the demo: 4 vMFs, kappa 8..40."""
+    mus = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.3], [-0.5, -0.5, 0.7], [0.2, -0.3, -1.0]]
+    return VMFMixture(mus, [40.0, 15.0, 8.0, 25.0], [0.3, 0.3, 0.2, 0.2])
+
+
+def default_t2_mixture() -> WrappedNormalMixture:
+    """The T^2 ground truth: 3 wrapped normals, one straddling the 0 / 2 pi seam."""
+    mus = [[1.0, 2.0], [4.0, 4.5], [6.0, 0.3]]
+    sig = [[0.3, 0.5], [0.6, 0.3], [0.4, 0.4]]
+    return WrappedNormalMixture(mus, sig, [0.4, 0.35, 0.25])
+
+
+def default_rd_mixture(d: int = 2) -> GaussianMixture:
+    """The R^d ground truth: 4 isotropic Gaussians on the corners of a square (first 2 axes)."""
+    mus = torch.zeros(4, d, dtype=torch.float64)
+    mus[:, :2] = torch.tensor([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]])
+    return GaussianMixture(mus, [0.5, 0.7, 0.5, 0.7])
+
+
+class IGSO3Mixture(Mixture):
+    """Mixture of IGSO3(sigma_k) distributions centred at rotations mu_k on SO(3).
+
+    p_k(R) = f_{sigma_k}(angle(mu_k^T R)) / (8 pi^2), density w.r.t. the Riemannian volume
+    of SO3 (total 8 pi^2); f is the IGSO3 series of :class:`manifold_fm.lie.igso3.IGSO3`
+    (tabulated on a fine angle grid). Sampling: R = mu_k S with S ~ IGSO3(sigma_k).
+
+    Args:
+        mus: centres, rotation matrices of shape ``(K, 3, 3)``.
+        sigmas: IGSO3 scales in [0.05, 50], shape ``(K,)``.
+        weights: mixture weights (default uniform).
+    """
+
+    def __init__(self, mus, sigmas, weights=None, dtype: torch.dtype = torch.float64) -> None:
+        from manifold_fm.lie.igso3 import IGSO3
+
+        self.mus = torch.as_tensor(mus, dtype=dtype)
+        if self.mus.dim() != 3 or self.mus.shape[1:] != (3, 3):
+            raise ValueError(f"IGSO3Mixture: mus must be (K, 3, 3), got {tuple(self.mus.shape)}")
+        sig = [float(s) for s in torch.as_tensor(sigmas).flatten()]
+        if len(sig) != self.mus.shape[0]:
+            raise ValueError(f"IGSO3Mixture: need {self.mus.shape[0]} sigmas, got {len(sig)}")
+        self.components = [IGSO3(s) for s in sig]
+        self.weights = _weights(weights, self.mus.shape[0], self.mus)
+
+    def component_log_prob(self, x: Tensor) -> Tensor:
+        mu = self.mus.to(device=x.device, dtype=x.dtype)
+        rel = mu.transpose(-1, -2).unsqueeze(0) @ x.unsqueeze(1)  # (n, K, 3, 3): mu_k^T R
+        # one batched table look-up per component (K is small)
+        return torch.stack(
+            [c.log_density(rel[:, k]) for k, c in enumerate(self.components)], dim=-1
+        )
+
+    def sample_components(self, idx: Tensor, generator: torch.Generator | None) -> Tensor:
+        out = torch.empty(idx.numel(), 3, 3, dtype=self.mus.dtype)
+        for k, c in enumerate(self.components):  # one vectorised draw per component
+            rows = (idx == k).nonzero().flatten()
+            if rows.numel():
+                s = c.sample(rows.numel(), generator=generator, dtype=self.mus.dtype)
+                out[rows] = self.mus[k] @ s
+        return out
+
+
+def default_so3_mixture() -> IGSO3Mixture:
+    """The SO(3) ground truth: 3 IGSO3 components at fixed rotations, sigma 0.3..0.6."""
+    from manifold_fm.lie.rotations import so3_exp
+
+    axes = torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.5], [-0.5, 1.5, -1.0]], dtype=torch.float64)
+    return IGSO3Mixture(so3_exp(axes), [0.3, 0.5, 0.6], [0.4, 0.3, 0.3])

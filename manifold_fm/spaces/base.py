@@ -301,6 +301,19 @@ class ManifoldSpace(Space):
         basis = coef @ p.reshape(*batch, big, big)
         return basis.reshape(*batch, self.dim, *tshape)
 
+    def log_volume_drift(self, x: Tensor, v: Tensor) -> Tensor | None:
+        """<grad log sqrt(det G)(x), v> in the point chart, or None where it is not needed.
+
+        The likelihood's divergence (:mod:`manifold_fm.divergence`) differentiates
+        ``transport``-ed fields; when ``transport`` is not the Levi-Civita transport of a
+        non-flat chart metric (open subsets of R^N with a metric G(x): the Poincare ball,
+        SPD), div_g v = div_chart v + <grad log sqrt(det G), v>, and this hook supplies the
+        second term in closed form. None (the default): no correction (flat charts,
+        embedded manifolds with the induced metric and projection transport, Lie groups with
+        left-trivialised tangents and a bi-invariant metric).
+        """
+        return None
+
     @property
     def volume(self) -> float:
         """Riemannian volume of the manifold (``math.inf`` if not finite)."""

@@ -214,6 +214,28 @@ class GeooptSpace(ManifoldSpace):
         out = self.manifold.inner(x, u, v, keepdim=True)
         return out.flatten(start_dim=out.dim() - self.event_ndim).squeeze(-1)
 
+    def log_volume_drift(self, x: Tensor, v: Tensor) -> Tensor | None:
+        """<grad log sqrt(det G), v> for the chart metrics that need it (likelihood).
+
+        Stereographic / Poincare ball (conformal, lambda = 2 / (1 + k |x|^2)):
+        sqrt(det G) = lambda^d, so the term is -d k lambda <x, v>. SPD with the
+        affine-invariant metric: sqrt(det G) ~ det(X)^{-(n+1)/2}, so the term is
+        -(n+1)/2 tr(X^{-1} V). Other manifolds: None (embedded, projection transport).
+        """
+        m = self.manifold
+        if isinstance(m, geoopt.Stereographic):
+            k = m.k.to(device=x.device, dtype=x.dtype)
+            sq = (x * x).sum(-1)
+            lam = 2 / (1 + k * sq)
+            return -self.dim * k * lam * (x * v).sum(-1)
+        if isinstance(m, geoopt.SymmetricPositiveDefinite) and str(m.default_metric).endswith(
+            "AIM"
+        ):
+            n = self.event_shape[0]
+            tr = torch.linalg.solve(x, v).diagonal(dim1=-2, dim2=-1).sum(-1)
+            return -0.5 * (n + 1) * tr
+        return None
+
     def dist(self, x: Tensor, y: Tensor) -> Tensor:
         if not _implements(self.manifold, "dist"):
             raise NotImplementedError(

@@ -205,6 +205,15 @@ class ProductSpace(ManifoldSpace):
             offset += size
         return torch.cat(blocks, dim=nb)
 
+    def log_volume_drift(self, x: Tensor, v: Tensor) -> Tensor | None:
+        """Sum of the components' metric-volume terms (None if no component has one)."""
+        ms = self._manifolds()
+        terms = [
+            m.log_volume_drift(a, b) for m, a, b in zip(ms, self.split(x), self.split_tangent(v))
+        ]
+        terms = [t for t in terms if t is not None]
+        return sum(terms) if terms else None
+
     def projx(self, x: Tensor) -> Tensor:
         parts = [m.projx(a) for m, a in zip(self._manifolds(), self.split(x))]
         return self.join(parts, x.dim() - 1, x.dtype)
