@@ -1,9 +1,9 @@
-"""One small training loop shared by the likelihood benchmarks (and their slow tests).
+"""Training with model selection, shared by the likelihood benchmarks (and their slow tests).
 
-Stands in for ``manifold_fm.train.Trainer`` until that lands: geodesic flow matching with
-the space's own ``path``/``loss``, AdamW, cosine LR, EMA of weights, and model selection on
-a validation score of the EMA weights. Swap the body for the Trainer without touching the
-benchmark scripts.
+Runs :class:`manifold_fm.train.Trainer` (AdamW, cosine LR, EMA of weights) in chunks of
+``eval_every`` steps -- ``Trainer.fit(until=k)`` keeps the full run's LR schedule -- and
+keeps the EMA weights with the best validation score, as the published protocol selects
+models on validation NLL with EMA weights.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from manifold_fm.nn.mlp import TangentModel, TimeMLP
 from manifold_fm.spaces.base import ManifoldSpace
 from manifold_fm.spaces.torus import FlatTorus
+from manifold_fm.train import TrainConfig, Trainer
 
 __all__ = ["FitConfig", "FitResult", "fit_flow", "make_model"]
 
@@ -87,39 +88,40 @@ def fit_flow(
     decay min(ema_decay, (1 + k) / (10 + k)) at step k. ``score(ema_model)`` (e.g. the
     validation NLL) is evaluated every ``eval_every`` steps and at the end.
     """
-    gen = torch.Generator(device=data.device).manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
     model = make_model(space, cfg).to(device=data.device, dtype=data.dtype)
-    ema = copy.deepcopy(model).requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: 0.5 * (1 + math.cos(math.pi * min(k, cfg.steps) / cfg.steps))
+    trainer = Trainer(
+        space,
+        model,
+        data,
+        TrainConfig(
+            steps=cfg.steps,
+            batch_size=cfg.batch_size,
+            lr=cfg.lr,
+            weight_decay=cfg.weight_decay,
+            warmup_steps=0,
+            lr_schedule="cosine",
+            grad_clip=0.0,
+            ema_decay=cfg.ema_decay,
+            seed=cfg.seed,
+            device=str(data.device),
+            log_every=max(1, min(100, cfg.steps)),
+            progress=False,
+        ),
     )
-    n = data.shape[0]
-    best, best_step, best_state, history = math.inf, 0, None, []
-    for k in range(1, cfg.steps + 1):
-        idx = torch.randint(0, n, (cfg.batch_size,), generator=gen, device=data.device)
-        x1 = data[idx]
-        x0 = space.sample_prior(cfg.batch_size, generator=gen, device=data.device, dtype=data.dtype)
-        t = torch.rand(cfg.batch_size, generator=gen, device=data.device, dtype=data.dtype)
-        sample = space.path(x0, x1, t)
-        loss = space.loss(model(sample.x_t, sample.t), sample).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        decay = min(cfg.ema_decay, (1 + k) / (10 + k))
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - decay)
-        if score is not None and (k == cfg.steps or (cfg.eval_every and k % cfg.eval_every == 0)):
-            s = float(score(ema))
-            history.append((k, s))
-            if s < best:
-                best, best_step = s, k
-                best_state = copy.deepcopy(ema.state_dict())
+    every = cfg.eval_every if (score is not None and cfg.eval_every) else cfg.steps
+    stops = sorted({*range(every, cfg.steps + 1, every), cfg.steps})
+    best, best_step, best_state, history = math.inf, cfg.steps, None, []
+    for stop in stops:
+        trainer.fit(until=stop)
+        if score is None:
+            continue
+        s = float(score(trainer.ema_model))
+        history.append((stop, s))
+        if s < best:
+            best, best_step = s, stop
+            best_state = copy.deepcopy(trainer.ema_model.state_dict())
+    ema = trainer.ema_model
     if best_state is not None:
         ema.load_state_dict(best_state)
-    else:
-        best_step = cfg.steps
     return FitResult(model=ema, best_score=best, best_step=best_step, history=history)

@@ -11,11 +11,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
@@ -25,9 +23,9 @@ from manifold_fm.data.splits import duplicate_share, random_split_indices
 from manifold_fm.likelihood import log_prob
 from manifold_fm.spaces.base import ManifoldSpace
 
-__all__ = ["EvalConfig", "hardware", "merge_json", "nll", "run_seed", "summarise"]
+__all__ = ["EvalConfig", "budget_config", "merge_json", "nll", "run_seed", "summarise"]
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from benchmarks.common import RESULTS
 
 
 @dataclass
@@ -41,16 +39,28 @@ class EvalConfig:
     batch_size: int = 4096
 
 
-def hardware() -> dict:
-    """Where the numbers were measured."""
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
+def budget_config(
+    name: str, budget: str, paper: dict[str, tuple[int, int, int, float, float]]
+) -> tuple[FitConfig, EvalConfig]:
+    """Training and evaluation settings of a budget ('quick', 'cpu', 'paper') for a dataset.
+
+    ``paper`` maps dataset -> (width, linear layers, batch, lr, weight decay) of the RFM
+    configs, used by the 'paper' budget.
+    """
+    if budget == "quick":
+        fit = FitConfig(steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150)
+        return fit, EvalConfig(val_steps=50, test_steps=200)
+    if budget == "cpu":
+        fit = FitConfig(steps=4000, batch_size=512, hidden=256, depth=5, lr=2e-3, eval_every=1000)
+        return fit, EvalConfig(val_steps=100, test_steps=1000)
+    if budget == "paper":
+        width, layers, batch, lr, wd = paper[name]
+        fit = FitConfig(
+            steps=1_000_000, batch_size=batch, hidden=width, depth=layers - 1, lr=lr,
+            weight_decay=wd, eval_every=1000,
+        )  # fmt: skip
+        return fit, EvalConfig(val_steps=1000, test_steps=1000)
+    raise ValueError(f"unknown budget {budget!r}; choose quick, cpu or paper")
 
 
 def nll(model: nn.Module, space: ManifoldSpace, x: Tensor, steps: int, method: str, **kw) -> float:

@@ -20,8 +20,8 @@ from dataclasses import asdict
 
 import torch
 
-from benchmarks._fit import FitConfig
-from benchmarks._protocol import RESULTS, EvalConfig, hardware, merge_json, run_seed, summarise
+from benchmarks._protocol import RESULTS, budget_config, merge_json, run_seed, summarise
+from benchmarks.common import hardware
 from manifold_fm.data.earth import EARTH_DATASETS, latlon_to_xyz, load_earth, load_earth_latlon
 from manifold_fm.likelihood import log_prob
 from manifold_fm.spaces.sphere import Sphere
@@ -45,24 +45,6 @@ _PAPER = {
     "flood": (2048, 7, 16384, 1e-4, 1e-2),
     "fire": (2048, 10, 8192, 5e-4, 1e-2),
 }
-
-
-def budget_config(name: str, budget: str) -> tuple[FitConfig, EvalConfig]:
-    """Training and evaluation settings of a budget for one dataset."""
-    if budget == "quick":
-        fit = FitConfig(steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150)
-        return fit, EvalConfig(val_steps=50, test_steps=200)
-    if budget == "cpu":
-        fit = FitConfig(steps=4000, batch_size=512, hidden=256, depth=5, lr=2e-3, eval_every=1000)
-        return fit, EvalConfig(val_steps=100, test_steps=1000)
-    if budget == "paper":
-        width, layers, batch, lr, wd = _PAPER[name]
-        fit = FitConfig(
-            steps=1_000_000, batch_size=batch, hidden=width, depth=layers - 1, lr=lr,
-            weight_decay=wd, eval_every=1000,
-        )  # fmt: skip
-        return fit, EvalConfig(val_steps=1000, test_steps=1000)
-    raise ValueError(f"unknown budget {budget!r}; choose quick, cpu or paper")
 
 
 def density_map(models: dict, path, steps: int = 100) -> None:
@@ -169,7 +151,7 @@ def main(argv: list[str] | None = None) -> dict:
     sp = Sphere(2)
     entries, maps = {}, {}
     for name in names:
-        fit, ev = budget_config(name, args.budget)
+        fit, ev = budget_config(name, args.budget, _PAPER)
         if args.steps:
             fit.steps = args.steps
         data = load_earth(name).float().to(device)

@@ -26,7 +26,8 @@ from dataclasses import asdict
 import torch
 
 from benchmarks._fit import FitConfig, fit_flow
-from benchmarks._protocol import RESULTS, hardware
+from benchmarks._protocol import RESULTS
+from benchmarks.common import hardware
 from manifold_fm.data.synthetic import (
     default_rd_mixture,
     default_s2_mixture,
