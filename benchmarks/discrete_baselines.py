@@ -11,13 +11,13 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from discrete_fm import FitReport
 from manifold_fm.nn.transformer import SequenceTransformer
 
 __all__ = [
@@ -30,6 +30,16 @@ __all__ = [
     "sample_entropy_bits",
     "site_frequencies",
 ]
+
+
+@dataclass
+class FitReport:
+    """Steps taken, wall seconds and mean loss of the last 50 steps of a budgeted fit."""
+
+    steps: int
+    wall_s: float
+    final_loss: float
+    losses: list[float] = field(default_factory=list)
 
 
 class ARModel(nn.Module):
@@ -79,7 +89,7 @@ def fit_ar(
     clip: float = 1.0,
     generator: torch.Generator | None = None,
 ) -> FitReport:
-    """Train the AR baseline like :func:`discrete_fm.fit` (same optimiser, budget, batch)."""
+    """Train the AR baseline like :func:`fit_ctmc` (same optimiser, budget, batch)."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
     recent: list[float] = []

@@ -7,7 +7,6 @@ ancestral sampler; :func:`elbo` the continuous-time negative ELBO in bits per to
 
 from discrete_fm.categorical import apply_temperature_top_p, sample_categorical
 from discrete_fm.elbo import ElboResult, elbo
-from discrete_fm.fit import FitReport, fit
 from discrete_fm.rates import hazard, jump_rates, posterior_log_probs
 from discrete_fm.sampling import sample_ancestral
 from discrete_fm.space import CTMCSpace
@@ -15,10 +14,8 @@ from discrete_fm.space import CTMCSpace
 __all__ = [
     "CTMCSpace",
     "ElboResult",
-    "FitReport",
     "apply_temperature_top_p",
     "elbo",
-    "fit",
     "hazard",
     "jump_rates",
     "posterior_log_probs",
