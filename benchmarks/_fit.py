@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from manifold_fm.nn.mlp import TangentModel, TimeMLP
 from manifold_fm.spaces.base import ManifoldSpace
 from manifold_fm.spaces.torus import FlatTorus
 from manifold_fm.train import TrainConfig, Trainer
+from manifold_fm.train.registry import MODELS
 
 __all__ = ["FitConfig", "FitResult", "fit_flow", "make_model"]
 
@@ -49,31 +49,14 @@ class FitResult:
     history: list[tuple[int, float]] = field(default_factory=list)
 
 
-class PeriodicInput(nn.Module):
-    """Feed angles to the network as (cos x, sin x) so the field is periodic on the torus.
-
-    A raw-angle MLP is discontinuous across the 0 / 2 pi seam, which a density model on
-    T^d must not be (its divergence would carry a jump there).
-    """
-
-    def __init__(self, net: nn.Module) -> None:
-        super().__init__()
-        self.net = net
-
-    def forward(self, x: Tensor, t: Tensor, **cond) -> Tensor:
-        return self.net(torch.cat([torch.cos(x), torch.sin(x)], dim=-1), t, **cond)
-
-
 def make_model(space: ManifoldSpace, cfg: FitConfig) -> nn.Module:
-    """TimeMLP sized for ``space``, its output projected onto the tangent space.
+    """The registry's TimeMLP sized for ``space``, output projected onto the tangent space.
 
-    On the flat torus the input is embedded as (cos, sin) (see :class:`PeriodicInput`).
+    On the flat torus the input is embedded as (cos, sin) (``periodic``), so the field is
+    continuous across the 0 / 2 pi seam.
     """
-    if isinstance(space, FlatTorus):
-        d = space.dim
-        net = TimeMLP(2 * d, d, hidden=cfg.hidden, depth=cfg.depth)
-        return TangentModel(space, PeriodicInput(net))
-    return TangentModel(space, TimeMLP.for_space(space, hidden=cfg.hidden, depth=cfg.depth))
+    section = {"kind": "mlp", "hidden": cfg.hidden, "depth": cfg.depth}
+    return MODELS.build({**section, "periodic": isinstance(space, FlatTorus)}, space)
 
 
 def fit_flow(

@@ -87,3 +87,18 @@ def test_demo_calls_manifold_fm_demo_main(monkeypatch):
     monkeypatch.setattr(manifold_fm, "demo", fake, raising=False)
     assert main(["demo"]) == 0
     assert calls == [1]
+
+
+@pytest.mark.parametrize(
+    "path", sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.toml"))
+)
+def test_every_shipped_config_loads_and_builds(path):
+    from manifold_fm.train.config import load_run_config
+    from manifold_fm.train.registry import MODELS, SPACES
+
+    run = load_run_config(path)
+    space = SPACES.build(run.space)
+    model = MODELS.build(run.model, space)
+    x = space.sample_prior(2)
+    out = model(x, torch.rand(2))
+    assert tuple(out.shape) == (2, *space.output_shape)

@@ -25,7 +25,7 @@ from manifold_fm.train import (
 )
 from manifold_fm.train.config import apply_override, parse_value
 from manifold_fm.train.lr import lr_factor
-from manifold_fm.train.registry import DATASETS, MODELS, SPACES, vmf_sample
+from manifold_fm.train.registry import DATASETS, MODELS, SPACES
 from manifold_fm.train.timesampling import make_time_sampler
 
 torch.set_num_threads(1)
@@ -78,21 +78,30 @@ def test_registry_errors_name_closest():
         DATASETS.build({"kind": "tensor_file", "path": "no/such/file.pt", "root": "/"}, s)
 
 
-@settings(deadline=None, max_examples=10)
-@given(d=st.integers(1, 4), kappa=st.floats(2.0, 200.0))
-def test_vmf_sample_on_sphere_with_mean_resultant(d, kappa):
-    import numpy as np
+def test_vmf_mixture_dataset_is_concentrated_per_label():
+    s = SPACES.build({"kind": "sphere", "d": 2})
+    d = DATASETS.build({"kind": "vmf_mixture", "n": 4000, "k": 3, "kappa": 50.0}, s)
+    x, lab = d["x1"].double(), d["label"]
+    assert torch.allclose(x.norm(dim=-1), torch.ones(4000, dtype=torch.float64), atol=1e-6)
+    for j in range(3):
+        r = float(x[lab == j].mean(0).norm())  # mean resultant length: coth(k) - 1/k = 0.98
+        assert abs(r - 0.98) < 0.01
 
-    mu = torch.zeros(d + 1, dtype=torch.float64)
-    mu[0] = 1.0
-    x = vmf_sample(mu, kappa, 4000, np.random.default_rng(0))
-    assert torch.allclose(x.norm(dim=-1), torch.ones(4000, dtype=torch.float64), atol=1e-12)
-    # E<x, mu> = A_{d+1}(kappa) = I_{(d+1)/2}(k) / I_{(d-1)/2}(k); for large kappa ~ 1 - d/(2k)
-    from scipy.special import ive
 
-    m = d + 1
-    expect = ive(m / 2, kappa) / ive(m / 2 - 1, kappa)
-    assert abs(float(x[:, 0].mean()) - expect) < 0.03
+def test_registry_builds_every_shipped_kind():
+    torus = SPACES.build({"kind": "torus", "d": 3})
+    net = MODELS.build({"kind": "mlp", "hidden": 16, "depth": 2, "periodic": True}, torus)
+    x = torus.sample_prior(5)
+    out = net(x, torch.rand(5))
+    assert out.shape == (5, 3)
+    # periodic input: shifting an angle by 2 pi leaves the field unchanged
+    assert torch.allclose(net(x + 2 * math.pi, torch.zeros(5)), net(x, torch.zeros(5)), atol=1e-5)
+    ctmc = SPACES.build({"kind": "ctmc", "vocab_size": 7, "length": 5})
+    tr = MODELS.build({"kind": "transformer", "dim": 16, "depth": 1, "heads": 2}, ctmc)
+    toks = ctmc.sample_prior(3)
+    assert tr(toks, torch.rand(3)).shape == (3, 5, 7)
+    so3 = SPACES.build({"kind": "so3"})
+    assert so3.sample_prior(2).shape == (2, 3, 3)
 
 
 # -- LR, EMA, times -----------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Neural network building blocks: time embeddings and space-aware MLPs."""
 
-from manifold_fm.nn.mlp import TangentModel, TimeMLP, sinusoidal_embedding
+from manifold_fm.nn.mlp import PeriodicInput, TangentModel, TimeMLP, sinusoidal_embedding
 
-__all__ = ["TangentModel", "TimeMLP", "sinusoidal_embedding"]
+__all__ = ["PeriodicInput", "TangentModel", "TimeMLP", "sinusoidal_embedding"]

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-__all__ = ["TangentModel", "TimeMLP", "sinusoidal_embedding"]
+__all__ = ["PeriodicInput", "TangentModel", "TimeMLP", "sinusoidal_embedding"]
 
 
 def sinusoidal_embedding(t: Tensor, dim: int, max_period: float = 1000.0) -> Tensor:
@@ -104,3 +104,18 @@ class TangentModel(nn.Module):
 
     def forward(self, x: Tensor, t: Tensor, **cond: Tensor) -> Tensor:
         return self.space.proju(x, self.net(x, t, **cond))
+
+
+class PeriodicInput(nn.Module):
+    """Feed angles to the network as (cos x, sin x) so the field is periodic on the torus.
+
+    A raw-angle MLP is discontinuous across the 0 / 2 pi seam, which a density model on
+    T^d must not be (its divergence would carry a jump there).
+    """
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: Tensor, t: Tensor, **cond) -> Tensor:
+        return self.net(torch.cat([torch.cos(x), torch.sin(x)], dim=-1), t, **cond)

@@ -14,11 +14,9 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-import math
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -26,7 +24,7 @@ from manifold_fm.data.files import DataFile, require_file
 from manifold_fm.spaces.base import Space
 from manifold_fm.train.config import check_keys
 
-__all__ = ["DATASETS", "MODELS", "SPACES", "Registry", "vmf_sample"]
+__all__ = ["DATASETS", "MODELS", "SPACES", "Registry"]
 
 
 class Registry:
@@ -112,67 +110,88 @@ def _mlp(
     time_dim: int = 32,
     n_classes: int = 0,
     tangent: bool = True,
+    periodic: bool = False,
 ) -> nn.Module:
-    """TimeMLP sized from the space; ``tangent`` projects outputs with ``space.proju``."""
-    from manifold_fm.nn import TangentModel, TimeMLP
+    """TimeMLP sized from the space; ``tangent`` projects outputs with ``space.proju``;
+    ``periodic`` feeds angles as (cos, sin) (flat torus: a field continuous across 2 pi)."""
+    from manifold_fm.nn import PeriodicInput, TangentModel, TimeMLP
 
     net = TimeMLP.for_space(
         space, hidden=hidden, depth=depth, time_dim=time_dim, n_classes=n_classes or None
     )
+    if periodic:
+        d = int(space.event_shape[-1])
+        net = PeriodicInput(
+            TimeMLP(2 * d, d, hidden=hidden, depth=depth, time_dim=time_dim,
+                    n_classes=n_classes or None)
+        )  # fmt: skip
     return TangentModel(space, net) if tangent and hasattr(space, "proju") else net
-
-
-def vmf_sample(mu: Tensor, kappa: float, n: int, rng: np.random.Generator) -> Tensor:
-    """n draws from the von Mises-Fisher distribution on S^d with mean ``mu`` (shape (d+1,)).
-
-    Wood (1994): the cosine w = <x, mu> is drawn by rejection from
-    Beta((d)/2, (d)/2) proposals, x = w mu + sqrt(1 - w^2) v with v uniform on the unit
-    sphere of the tangent space at mu. Data generation only (rejection rounds, not points,
-    are looped).
-    """
-    m = mu.shape[0]
-    if m < 2 or not kappa > 0:
-        raise ValueError(f"vmf_sample: need dim >= 2 and kappa > 0, got {m}, {kappa}")
-    b = (-2 * kappa + math.sqrt(4 * kappa**2 + (m - 1) ** 2)) / (m - 1)
-    x0 = (1 - b) / (1 + b)
-    c = kappa * x0 + (m - 1) * math.log(1 - x0**2)
-    w = np.empty(0)
-    while w.size < n:
-        z = rng.beta((m - 1) / 2, (m - 1) / 2, size=2 * n)
-        cand = (1 - (1 + b) * z) / (1 - (1 - b) * z)
-        u = rng.uniform(size=2 * n)
-        ok = kappa * cand + (m - 1) * np.log(1 - x0 * cand) - c >= np.log(u)
-        w = np.concatenate([w, cand[ok]])
-    w_t = torch.as_tensor(w[:n], dtype=torch.float64).unsqueeze(-1)
-    mu64 = mu.to(torch.float64)
-    v = torch.as_tensor(rng.standard_normal((n, m)), dtype=torch.float64)
-    v = v - (v @ mu64).unsqueeze(-1) * mu64
-    v = v / v.norm(dim=-1, keepdim=True)
-    return w_t * mu64 + (1 - w_t**2).clamp_min(0).sqrt() * v
 
 
 @DATASETS.register("vmf_mixture")
 def _vmf_mixture(
     space: Space, n: int = 20000, k: int = 4, kappa: float = 50.0, seed: int = 0
 ) -> dict[str, Tensor]:
-    """Equal mixture of k von Mises-Fisher components on a Sphere, random means.
+    """Equal mixture of k von Mises-Fisher components on S^2 with random means.
 
-    Returns ``{"x1": (n, d+1) float32, "label": (n,) long}`` (the component index, usable
-    as a condition).
+    Draws through :class:`manifold_fm.data.synthetic.VMFMixture` (exact density available
+    there). Returns ``{"x1": (n, 3) float32, "label": (n,) long}`` (the component index,
+    usable as a condition).
     """
-    m = space.event_shape[-1] if len(space.event_shape) == 1 else 0
-    if type(space).__name__ != "Sphere" or m < 2:
-        raise ValueError(f"vmf_mixture needs a Sphere space, got {space!r}")
-    rng = np.random.default_rng(seed)
-    mus = torch.as_tensor(rng.standard_normal((k, m)))
-    mus = mus / mus.norm(dim=-1, keepdim=True)
-    labels = torch.as_tensor(rng.integers(0, k, size=n), dtype=torch.long)
-    x = torch.empty(n, m, dtype=torch.float64)
-    for j in range(k):  # one vectorised draw per component
-        idx = (labels == j).nonzero().squeeze(-1)
-        if idx.numel():
-            x[idx] = vmf_sample(mus[j], kappa, idx.numel(), rng)
-    return {"x1": x.float(), "label": labels}
+    from manifold_fm.data.synthetic import VMFMixture
+
+    if type(space).__name__ != "Sphere" or tuple(space.event_shape) != (3,):
+        raise ValueError(f"vmf_mixture needs Sphere(2), got {space!r}")
+    gen = torch.Generator().manual_seed(seed)
+    mus = torch.randn(k, 3, generator=gen, dtype=torch.float64)
+    mix = VMFMixture(mus, torch.full((k,), float(kappa), dtype=torch.float64))
+    labels = torch.randint(0, k, (n,), generator=gen)
+    return {"x1": mix.sample_components(labels, gen).float(), "label": labels}
+
+
+@DATASETS.register("earth")
+def _earth(space: Space, name: str = "volcano", root: str | None = None) -> Tensor:
+    """Earth science points on S^2 (volcano, earthquake, flood, fire), float32 (n, 3)."""
+    from manifold_fm.data.earth import load_earth
+
+    return load_earth(name, root).float()
+
+
+@DATASETS.register("rna")
+def _rna(space: Space, root: str | None = None) -> Tensor:
+    """RNA torsion angles on T^7, float32 (n, 7) in [0, 2 pi)."""
+    from manifold_fm.data.torus import load_rna
+
+    return load_rna(root).float()
+
+
+@DATASETS.register("text")
+def _text(
+    space: Space, name: str = "tinyshakespeare", split: str = "train", root: str | None = None
+) -> Tensor:
+    """Character chunks of the space's length from a text corpus, long (n, length)."""
+    from manifold_fm.data.text import load_text
+
+    return load_text(name, root).chunks(split, int(space.event_shape[0]))
+
+
+SPACES.add_lazy("so3", "manifold_fm.spaces.so3:SO3")
+SPACES.add_lazy("se3", "manifold_fm.spaces.se3:SE3")
+SPACES.add_lazy("ctmc", "discrete_fm.space:CTMCSpace")
+
+
+@MODELS.register("transformer")
+def _transformer(
+    space: Space, dim: int = 128, depth: int = 4, heads: int = 4, dropout: float = 0.0
+) -> nn.Module:
+    """Bidirectional time-conditioned SequenceTransformer sized from a CTMC space."""
+    from manifold_fm.nn.transformer import SequenceTransformer
+
+    vocab = int(space.output_shape[-1])
+    return SequenceTransformer(
+        int(getattr(space, "input_vocab_size", vocab)), vocab, int(space.event_shape[0]),
+        dim=dim, depth=depth, heads=heads, dropout=dropout,
+    )  # fmt: skip
 
 
 @DATASETS.register("tensor_file")
