@@ -3,7 +3,7 @@
     mfm train CONFIG [--set section.key=value ...]
     mfm sample CKPT [--n N --steps S --method M --out file.pt --seed K --device D]
                     [--cond label=2 --guidance-scale W]
-    mfm demo
+    mfm demo [--steps N --batch-size B --seed K --n-eval M --out DIR --no-progress]
 
 ``train`` builds the space, model and data by registry name
 (:mod:`manifold_fm.train.registry`) and stores the config in every checkpoint, so
@@ -104,8 +104,8 @@ def _parse_cond(items: list[str], n: int, device) -> dict:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from manifold_fm import demo  # written by the lead; imported only when asked for
 
-    rc = demo.main()
-    return int(rc or 0)
+    demo.main(list(args.demo_args))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="auto")
     s.set_defaults(func=_cmd_sample)
 
-    d = sub.add_parser("demo", help="run the quick demo")
+    d = sub.add_parser(
+        "demo", help="run the quick demo (its options: python -m manifold_fm.demo -h)"
+    )
     d.set_defaults(func=_cmd_demo)
     return p
 
@@ -156,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     Configuration and input errors (ValueError, TypeError, FileNotFoundError) are printed
     as one line ``mfm: error: ...`` with exit status 2.
     """
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:  # the demo parses its own options
+        return _cmd_demo(argparse.Namespace(demo_args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, default=2000, help="training steps")
     ap.add_argument("--batch-size", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--n-eval", type=int, default=2000, help="samples / test points evaluated")
     ap.add_argument("--out", default="demo_out", help="output folder (PNG, JSON, checkpoint)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     space = Sphere(2)
     target = demo_target()
     train = target.sample(20_000, generator=gen).float()
-    test = target.sample(2_000, generator=gen).float()
+    test = target.sample(args.n_eval, generator=gen).float()
 
     model = TangentModel(space, TimeMLP.for_space(space, hidden=128, depth=3))
     cfg = TrainConfig(
@@ -109,11 +110,11 @@ def main(argv: list[str] | None = None) -> dict:
     fit = trainer.fit()
     ema = trainer.ema_model
 
-    n_eval = 2000
+    n_eval = args.n_eval
     out = sample(ema, space, n_eval, steps=50, method="midpoint", generator=gen)
     prior = space.sample_prior(n_eval, generator=gen)
     fresh = target.sample(n_eval, generator=gen).float()
-    ll = log_prob(ema, space, test[:1000], steps=50, method="midpoint", dtype=torch.float64)
+    ll = log_prob(ema, space, test[: n_eval // 2], steps=50, method="midpoint", dtype=torch.float64)
     entropy = float(target.entropy(200_000, generator=gen))
     res = {
         "train_steps": fit.steps,
