@@ -4,18 +4,20 @@
 ``benchmarks/speed_<topic>.py`` module (each exposes ``rows(quick)``), prints a table and
 writes ``benchmarks/results/speed.json`` (``{"rows": [...], ...}``) and ``speed.md``.
 Row fields: name, unit, ours, peer, peer_value, ratio (> 1: manifold-fm is faster).
+A run with ``--only`` replaces the rows of those topics and keeps the others' rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import time
 import traceback
 
 import torch
 
-from benchmarks.common import hardware, write_json, write_md
+from benchmarks.common import RESULTS, hardware, write_json, write_md
 
 TOPICS = ["core", "lie", "trainer", "likelihood", "discrete"]
 
@@ -54,6 +56,13 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{r['peer']:<14} {_fmt(r['peer_value']):>10}  ratio {r['ratio']:.2f}"
             )
         rows.extend(new)
+    topics = args.only.split(",")
+    if set(topics) != set(TOPICS):  # a partial run refreshes its topics' rows, keeps the rest
+        old = RESULTS / "speed.json"
+        if old.is_file():
+            kept = [r for r in json.loads(old.read_text()).get("rows", [])
+                    if r.get("topic") not in topics]  # fmt: skip
+            rows = kept + rows
     payload = {
         "rows": rows,
         "errors": errors,
