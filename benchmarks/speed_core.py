@@ -177,6 +177,53 @@ def _path_row(quick: bool) -> dict:
     }
 
 
+def _path_loss_rows(quick: bool) -> list[dict]:
+    """Library overhead alone on R^2: pair sampling + loss at batch 4096, no network."""
+    from flow_matching.path import AffineProbPath
+    from flow_matching.path.scheduler import CondOTScheduler
+
+    batch = 4096
+    gen = torch.Generator().manual_seed(2)
+    r2 = Euclidean(2)
+    (x0, x1, t), out = _batches(r2, 1, batch, gen)[0], torch.randn(batch, 2, generator=gen)
+    fns = {"ours": _LossOnly(_ours(r2), x0, x1, t, out)}
+    fns["flow_matching"] = _LossOnly(_fm_path(AffineProbPath(CondOTScheduler())), x0, x1, t, out)
+    try:
+        import torchcfm
+
+        fns["torchcfm"] = _LossOnly(
+            _cfm(torchcfm.ConditionalFlowMatcher(sigma=0.0)), x0, x1, t, out
+        )
+    except ImportError:
+        pass
+    res = interleaved_rates(fns, blocks=3 if quick else 10, per_block=20 if quick else 200)
+    ours_us = 1e6 / res["ours"]["median"]
+    return [
+        {
+            "name": "path_loss_r2",
+            "unit": "us/call",
+            "ours": ours_us,
+            "peer": peer,
+            "peer_value": 1e6 / res[peer]["median"],
+            "ratio": (1e6 / res[peer]["median"]) / ours_us,
+            "batch": batch,
+        }
+        for peer in fns
+        if peer != "ours"
+    ]
+
+
+class _LossOnly:
+    """Pair sampling plus loss for a fixed model output (no network, no backward)."""
+
+    def __init__(self, pair_fn, x0, x1, t, out) -> None:
+        self.pair_fn, self.args, self.out = pair_fn, (x0, x1, t), out
+
+    def __call__(self) -> None:
+        _, loss_of = self.pair_fn(*self.args)
+        loss_of(self.out)
+
+
 def rows(quick: bool = False) -> list[dict]:
-    """Rows train_step_r2 (one per peer), train_step_s2 and geodesic_path_s2."""
-    return [*_train_rows(quick), _path_row(quick)]
+    """Rows train_step_r2 (one per peer), train_step_s2, path_loss_r2, geodesic_path_s2."""
+    return [*_train_rows(quick), *_path_loss_rows(quick), _path_row(quick)]
