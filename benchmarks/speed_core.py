@@ -90,7 +90,7 @@ def _train_rows(quick: bool) -> list[dict]:
     from flow_matching.utils.manifolds import Sphere as FMSphere
 
     batch = 512 if quick else 4096
-    blocks, per_block = (2, 3) if quick else (8, 10)
+    blocks, per_block = (2, 3) if quick else (24, 10)
     gen = torch.Generator().manual_seed(0)
     rows = []
 
