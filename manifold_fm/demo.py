@@ -1,7 +1,7 @@
 """The main job: train a flow on a known S^2 mixture, evaluate it, save a picture.
 
 ``make demo`` / ``mfm demo`` / ``python -m manifold_fm.demo``. Target: a mixture of von
-Mises-Fisher distributions on S^2 (density known in closed form). About a minute on 2 CPU
+Mises-Fisher distributions on S^2 (density known in closed form). About 20 s on 2 CPU
 cores: train a time-conditioned MLP with the Trainer, sample with the geometric RK4 solver,
 then report
 
