@@ -296,6 +296,7 @@ def test_igso3_prior_in_space():
 
 
 def test_speed_rows_quick_schema():
+    pytest.importorskip("roma", reason="roma is a benchmark extra: pip install -e .[bench]")
     from benchmarks.speed_lie import rows
 
     rs = rows(quick=True)
