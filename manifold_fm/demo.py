@@ -3,8 +3,7 @@
 ``make demo`` / ``mfm demo`` / ``python -m manifold_fm.demo``. Target: a mixture of von
 Mises-Fisher distributions on S^2 (density known in closed form). About 20 s on 2 CPU
 cores: train a time-conditioned MLP with the Trainer, sample with the geometric midpoint
-solver,
-then report
+solver, then report
 
 * MMD^2 (geodesic Gaussian kernel) of model samples vs fresh data, beside the prior's and
   the data-vs-data noise floor;
