@@ -23,9 +23,17 @@ from manifold_fm.data.splits import duplicate_share, random_split_indices
 from manifold_fm.likelihood import log_prob
 from manifold_fm.spaces.base import ManifoldSpace
 
-__all__ = ["EvalConfig", "budget_config", "merge_json", "nll", "run_seed", "summarise"]
+__all__ = [
+    "EvalConfig",
+    "budget_config",
+    "merge_json",
+    "nll",
+    "run_dataset",
+    "run_seed",
+    "summarise",
+]
 
-from benchmarks.common import RESULTS
+from benchmarks.common import RESULTS, hardware
 
 
 @dataclass
@@ -154,3 +162,51 @@ def merge_json(name: str, entries: dict) -> dict:
     tmp.write_text(json.dumps(old, allow_nan=False))
     os.replace(tmp, path)
     return old
+
+
+def run_dataset(
+    name: str,
+    space: ManifoldSpace,
+    data: Tensor,
+    keys: Tensor,
+    fit: FitConfig,
+    ev: EvalConfig,
+    seeds: list[int],
+    budget: str,
+    published: dict[str, tuple[float, float]],
+) -> tuple[dict, list[nn.Module]]:
+    """All seeds of one dataset: print each run, return its summary entry and the models.
+
+    ``published`` maps method -> (mean, std) on this dataset; seed ``seeds[0]`` also gets
+    the dopri5 cross-check. The entry is :func:`summarise` of the runs with the settings.
+    """
+    t0 = time.perf_counter()
+    per_run, models = [], []
+    for i, seed in enumerate(seeds):
+        rec, model = run_seed(space, data, seed, fit, ev, dopri_check=(i == 0), keys=keys)
+        per_run.append(rec)
+        models.append(model)
+        dup = f", dup {100 * rec['dup_share']:.0f}%" if rec["dup_share"] else ""
+        chk = f", dopri5 {rec['test_nll_dopri5']:.3f}" if "test_nll_dopri5" in rec else ""
+        print(
+            f"{name} seed {seed}: test NLL {rec['test_nll']:.3f} (val {rec['val_nll']:.3f} "
+            f"@ step {rec['best_step']}){dup}, wall {rec['wall_s']:.1f} s{chk}",
+            flush=True,
+        )
+    settings = {
+        "budget": budget,
+        "fit": asdict(fit),
+        "eval": asdict(ev),
+        "seeds": list(seeds),
+        "hardware": hardware(),
+        "published": {m: list(v) for m, v in published.items()},
+        "trainer": "benchmarks._fit.fit_flow (manifold_fm.train.Trainer)",
+    }
+    entry = summarise(per_run, settings, time.perf_counter() - t0)
+    rfm = published.get("RFM")
+    print(
+        f"{name}: {entry['test_nll_mean']:.3f} ± {entry['test_nll_std'] or 0:.3f} nats"
+        + (f"; RFM {rfm[0]} ± {rfm[1]}" if rfm else ""),
+        flush=True,
+    )
+    return entry, models

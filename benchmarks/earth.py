@@ -15,13 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import time
-from dataclasses import asdict
 
 import torch
 
-from benchmarks._protocol import RESULTS, budget_config, merge_json, run_seed, summarise
-from benchmarks.common import hardware
+from benchmarks._protocol import RESULTS, budget_config, merge_json, run_dataset
 from manifold_fm.data.earth import EARTH_DATASETS, latlon_to_xyz, load_earth, load_earth_latlon
 from manifold_fm.likelihood import log_prob
 from manifold_fm.spaces.sphere import Sphere
@@ -155,34 +152,11 @@ def main(argv: list[str] | None = None) -> dict:
         if args.steps:
             fit.steps = args.steps
         data = load_earth(name).float().to(device)
-        keys = load_earth_latlon(name)
-        t0 = time.perf_counter()
-        per_run = []
-        for i, seed in enumerate(args.seeds):
-            rec, model = run_seed(sp, data, seed, fit, ev, dopri_check=(i == 0), keys=keys)
-            per_run.append(rec)
-            print(
-                f"{name} seed {seed}: test NLL {rec['test_nll']:.3f} (val {rec['val_nll']:.3f} "
-                f"@ step {rec['best_step']}), dup {100 * rec['dup_share']:.0f}%, "
-                f"wall {rec['wall_s']:.1f} s"
-                + (f", dopri5 {rec['test_nll_dopri5']:.3f}" if "test_nll_dopri5" in rec else ""),
-                flush=True,
-            )
-            if i == 0:
-                maps[name] = model.cpu()
-        settings = {
-            "budget": args.budget,
-            "fit": asdict(fit),
-            "eval": asdict(ev),
-            "seeds": args.seeds,
-            "hardware": hardware(),
-            "published": {m: list(v[name]) for m, v in PUBLISHED.items()},
-            "trainer": "benchmarks._fit.fit_flow",
-        }
-        entries[name] = summarise(per_run, settings, time.perf_counter() - t0)
-        e = entries[name]
-        std = e["test_nll_std"]
-        print(f"{name}: {_fmt(e['test_nll_mean'], std)} nats; RFM {_fmt(*PUBLISHED['RFM'][name])}")
+        published = {m: v[name] for m, v in PUBLISHED.items()}
+        entries[name], models = run_dataset(
+            name, sp, data, load_earth_latlon(name), fit, ev, args.seeds, args.budget, published
+        )
+        maps[name] = models[0].cpu()
     results = merge_json("earth", entries)
     (RESULTS / "earth.md").write_text(write_markdown(results))
     if not args.no_png:

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
-from dataclasses import asdict
 
 import torch
 
-from benchmarks._protocol import RESULTS, budget_config, merge_json, run_seed, summarise
-from benchmarks.common import hardware
+from benchmarks._protocol import RESULTS, budget_config, merge_json, run_dataset
 from manifold_fm.data.torus import load_protein, load_rna
 from manifold_fm.solvers import sample
 from manifold_fm.spaces.torus import FlatTorus
@@ -150,35 +147,13 @@ def main(argv: list[str] | None = None) -> dict:
         if args.steps:
             fit.steps = args.steps
         sp = FlatTorus(raw.shape[1])
-        data = raw.float().to(device)
-        t0 = time.perf_counter()
-        per_run = []
-        for i, seed in enumerate(args.seeds):
-            rec, model = run_seed(sp, data, seed, fit, ev, dopri_check=(i == 0), keys=raw)
-            per_run.append(rec)
-            print(
-                f"{name} seed {seed}: test NLL {rec['test_nll']:.3f} (val {rec['val_nll']:.3f} "
-                f"@ step {rec['best_step']}), wall {rec['wall_s']:.1f} s"
-                + (f", dopri5 {rec['test_nll_dopri5']:.3f}" if "test_nll_dopri5" in rec else ""),
-                flush=True,
-            )
-            if i == 0 and name == "rna":
-                first_model = (model.cpu(), raw[[int(j) for j in rec["test_indices"]]])
-        settings = {
-            "budget": args.budget,
-            "fit": asdict(fit),
-            "eval": asdict(ev),
-            "seeds": args.seeds,
-            "hardware": hardware(),
-            "published": {m: list(v[name]) for m, v in PUBLISHED.items()},
-            "trainer": "benchmarks._fit.fit_flow",
-        }
-        entries[name] = summarise(per_run, settings, time.perf_counter() - t0)
-        e = entries[name]
-        print(
-            f"{name}: {_fmt(e['test_nll_mean'], e['test_nll_std'])}; "
-            f"RFM {_fmt(*PUBLISHED['RFM'][name])}"
+        published = {m: v[name] for m, v in PUBLISHED.items()}
+        entries[name], models = run_dataset(
+            name, sp, raw.float().to(device), raw, fit, ev, args.seeds, args.budget, published
         )
+        if name == "rna":
+            test_idx = entries[name]["per_run"][0]["test_indices"]
+            first_model = (models[0].cpu(), raw[[int(j) for j in test_idx]])
     results = merge_json("torus", entries)
     (RESULTS / "torus.md").write_text(write_markdown(results))
     if first_model is not None and not args.no_png:
