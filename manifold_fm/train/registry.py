@@ -184,14 +184,10 @@ SPACES.add_lazy("ctmc", "discrete_fm.space:CTMCSpace")
 def _transformer(
     space: Space, dim: int = 128, depth: int = 4, heads: int = 4, dropout: float = 0.0
 ) -> nn.Module:
-    """Bidirectional time-conditioned SequenceTransformer sized from a CTMC space."""
+    """Bidirectional SequenceTransformer sized from a CTMC space (``for_space``)."""
     from manifold_fm.nn.transformer import SequenceTransformer
 
-    vocab = int(space.output_shape[-1])
-    return SequenceTransformer(
-        int(getattr(space, "input_vocab_size", vocab)), vocab, int(space.event_shape[0]),
-        dim=dim, depth=depth, heads=heads, dropout=dropout,
-    )  # fmt: skip
+    return SequenceTransformer.for_space(space, dim=dim, depth=depth, heads=heads, dropout=dropout)
 
 
 @DATASETS.register("tensor_file")
