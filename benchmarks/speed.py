@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> dict:
             continue
         for r in new:
             r.setdefault("topic", topic)
+            r.setdefault("threads", args.threads)
             r.setdefault("wall_s_topic", round(time.perf_counter() - t1, 2))
             print(
                 f"{r['name']:<36} ours {_fmt(r['ours']):>10} {r['unit']:<10} "
@@ -75,8 +76,9 @@ def main(argv: list[str] | None = None) -> dict:
     lines = [
         "# Speed: manifold-fm vs peers",
         "",
-        f"Measured interleaved in one run ({'quick' if args.quick else 'full'} sizes), "
-        f"wall time {payload['wall_s']} s, torch threads {args.threads}.",
+        f"Measured interleaved ({'quick' if args.quick else 'full'} sizes), wall time "
+        f"{payload['wall_s']} s for topics {args.only}, torch threads {args.threads} "
+        "(rows of other topics, if any, are kept from an earlier run: see their threads field).",
         f"Hardware: {payload['hardware']['processor']}, {payload['hardware']['cpu_count']} cores, "
         f"torch {payload['hardware']['torch']}.",
         "",
