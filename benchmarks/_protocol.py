@@ -2,15 +2,13 @@
 
 For each seed: its own random 80/10/10 split (indices recorded), train a flow, select the
 EMA checkpoint with the lowest validation NLL, report the test NLL (nats per point,
-fixed-step Euler with projection, as the paper's shipped configs do). Results merge into
-benchmarks/results/<name>.json so datasets can be run one at a time.
+fixed-step Euler with projection, as the paper's shipped configs do). The command line,
+merging into benchmarks/results/<name>.json and the report are in benchmarks/_nll_report.py.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -19,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmarks._fit import FitConfig, fit_flow
+from benchmarks.results_io import hardware
 from manifold_fm.data.splits import duplicate_share, random_split_indices
 from manifold_fm.likelihood import log_prob
 from manifold_fm.spaces.base import ManifoldSpace
@@ -26,14 +25,11 @@ from manifold_fm.spaces.base import ManifoldSpace
 __all__ = [
     "EvalConfig",
     "budget_config",
-    "merge_json",
     "nll",
     "run_dataset",
     "run_seed",
     "summarise",
 ]
-
-from benchmarks.common import RESULTS, hardware
 
 
 @dataclass
@@ -150,18 +146,6 @@ def summarise(per_run: list[dict], settings: dict, wall_s: float) -> dict:
         "wall_s": wall_s,
         "settings": settings,
     }
-
-
-def merge_json(name: str, entries: dict) -> dict:
-    """Merge ``entries`` into benchmarks/results/<name>.json (atomic write); return all."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
-    old.update(entries)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(old, allow_nan=False))
-    os.replace(tmp, path)
-    return old
 
 
 def run_dataset(

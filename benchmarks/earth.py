@@ -7,18 +7,14 @@ lat/lon -> unit vectors, uniform prior on S^2, per seed its own random 80/10/10 
 (indices recorded), EMA model selected on validation NLL, test NLL in nats per point
 (Euler with projection, 1000 steps, exact divergence), mean +- std over seeds, published
 rows beside ours, share of test points duplicating a training point, a dopri5 cross-check
-of the first run. Writes benchmarks/results/earth.{json,md,png}.
+of the first run. Writes benchmarks/results/earth.{json,md,png} (benchmarks/_nll_report.py).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import math
-
 import torch
 
-from benchmarks._protocol import RESULTS, budget_config, merge_json, run_dataset
+from benchmarks._nll_report import NLLBenchmark, Run, pyplot, run_benchmark
 from manifold_fm.data.earth import EARTH_DATASETS, latlon_to_xyz, load_earth, load_earth_latlon
 from manifold_fm.likelihood import log_prob
 from manifold_fm.spaces.sphere import Sphere
@@ -46,11 +42,7 @@ _PAPER = {
 
 def density_map(models: dict, path, steps: int = 100) -> None:
     """Learned density exp(log p) on an equirectangular lat/lon map, data overlaid."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     lon = torch.linspace(-179, 179, 90, dtype=torch.float64)
     lat = torch.linspace(-89, 89, 45, dtype=torch.float64)
     glat, glon = torch.meshgrid(lat, lon, indexing="ij")
@@ -75,96 +67,47 @@ def density_map(models: dict, path, steps: int = 100) -> None:
     plt.close(fig)
 
 
-def _fmt(mean, std) -> str:
-    return f"{mean:.2f} ± {std:.2f}" if std is not None else f"{mean:.2f} (1 run)"
+def _load(name: str) -> tuple[Sphere, torch.Tensor, torch.Tensor]:
+    """Unit vectors on S^2 and the raw lat/lon rows (for duplicate counts)."""
+    return Sphere(2), load_earth(name), load_earth_latlon(name)
 
 
-def write_markdown(results: dict) -> str:
-    """earth.md: our rows beside the published ones, with settings and wall time."""
-    names = [n for n in EARTH_DATASETS if n in results]
-    lines = [
-        "# Earth (S^2) density estimation: test NLL in nats per point (lower is better)",
-        "",
+def _notes(results: dict) -> list[str]:
+    return [
+        "Published rows: RFM Table 2 (Chen & Lipman 2024); RDM (Huang et al. 2022) reports "
+        "an ELBO bound; RSGM (De Bortoli et al. 2022) and Moser Flow as reprinted by RSGM. "
+        "Splits differ between papers (none published their indices).",
+        "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection).",
+    ]
+
+
+def _figure(runs: dict[str, Run]):
+    maps = {name: run.models[0] for name, run in runs.items()}
+    return lambda path: density_map(maps, path)
+
+
+BENCHMARK = NLLBenchmark(
+    name="earth",
+    doc=__doc__,
+    datasets=list(EARTH_DATASETS),
+    default="all",
+    load=_load,
+    published=PUBLISHED,
+    paper=_PAPER,
+    title="# Earth (S^2) density estimation: test NLL in nats per point (lower is better)",
+    intro=[
         "Protocol of Chen & Lipman 2024: random 80/10/10 split per seed, EMA model selected on",
         "validation NLL, exact divergence, Euler with projection. Mean ± sample std over seeds.",
-        "",
-        "| method | " + " | ".join(names) + " |",
-        "|---" * (len(names) + 1) + "|",
-    ]
-    budgets = {results[n]["settings"]["budget"] for n in names}
-    row = [_fmt(results[n]["test_nll_mean"], results[n]["test_nll_std"]) for n in names]
-    lines.append(
-        f"| **manifold-fm ({'/'.join(sorted(budgets))} budget)** | " + " | ".join(row) + " |"
-    )
-    for method, vals in PUBLISHED.items():
-        lines.append(
-            f"| {method} (published) | " + " | ".join(_fmt(*vals[n]) for n in names) + " |"
-        )
-    lines += ["", "| dataset | seeds | test points duplicating a training point | dopri5 check "
-              "(seed, Euler vs dopri5) | wall s / run (process CPU s) | settings |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
-    for n in names:
-        r = results[n]
-        seeds = [p["seed"] for p in r["per_run"]]
-        dup = sum(p["dup_share"] for p in r["per_run"]) / len(r["per_run"])
-        chk = next((p for p in r["per_run"] if "test_nll_dopri5" in p), None)
-        chk_s = (
-            f"seed {chk['seed']}: {chk['test_nll']:.3f} vs {chk['test_nll_dopri5']:.3f} "
-            f"(tol {chk['dopri5_tol']:g})" if chk else "-"
-        )  # fmt: skip
-        per = sum(p["wall_s"] for p in r["per_run"]) / len(r["per_run"])
-        cpu = sum(p.get("cpu_s", float("nan")) for p in r["per_run"]) / len(r["per_run"])
-        s = r["settings"]
-        fit = s["fit"]
-        set_s = (
-            f"{s['budget']}: {fit['steps']} steps, batch {fit['batch_size']}, MLP "
-            f"{fit['depth']}x{fit['hidden']}, lr {fit['lr']}, EMA {fit['ema_decay']}, "
-            f"test Euler {s['eval']['test_steps']} steps"
-        )
-        lines.append(
-            f"| {n} | {seeds} | {100 * dup:.1f}% | {chk_s} | {per:.0f} (CPU {cpu:.0f}) | {set_s} |"
-        )
-    hw = next(iter(results[n]["settings"]["hardware"] for n in names))
-    lines += ["", f"Hardware: {hw}", "",
-              "Published rows: RFM Table 2 (Chen & Lipman 2024); RDM (Huang et al. 2022) reports "
-              "an ELBO bound; RSGM (De Bortoli et al. 2022) and Moser Flow as reprinted by RSGM. "
-              "Splits differ between papers (none published their indices).",
-              "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection)."]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    ],
+    std_digits=2,
+    notes=_notes,
+    figure=_figure,
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", default="all", choices=[*EARTH_DATASETS, "all"])
-    ap.add_argument("--budget", default="cpu", choices=["quick", "cpu", "paper"])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    ap.add_argument("--steps", type=int, default=None, help="override training steps")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-png", action="store_true")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.budget == "paper" else "cpu")
-    names = list(EARTH_DATASETS) if args.dataset == "all" else [args.dataset]
-    sp = Sphere(2)
-    entries, maps = {}, {}
-    for name in names:
-        fit, ev = budget_config(name, args.budget, _PAPER)
-        if args.steps:
-            fit.steps = args.steps
-        data = load_earth(name).float().to(device)
-        published = {m: v[name] for m, v in PUBLISHED.items()}
-        entries[name], models = run_dataset(
-            name, sp, data, load_earth_latlon(name), fit, ev, args.seeds, args.budget, published
-        )
-        maps[name] = models[0].cpu()
-    results = merge_json("earth", entries)
-    (RESULTS / "earth.md").write_text(write_markdown(results))
-    if not args.no_png:
-        density_map(maps, RESULTS / "earth.png")
-    print(json.dumps({k: round(v["test_nll_mean"], 3) for k, v in results.items()}))
-    if math.isnan(sum(v["test_nll_mean"] for v in results.values())):
-        raise RuntimeError("a NaN test NLL reached the report")
-    return results
+    """``python -m benchmarks.earth``: see the module docstring."""
+    return run_benchmark(BENCHMARK, argv)
 
 
 if __name__ == "__main__":

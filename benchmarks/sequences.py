@@ -9,7 +9,8 @@ beside the independent-site model (pseudocount 0.5, fitted on train), and for sa
 (ancestral sampler, float64 draws, temperature 1) the Pearson r of single-site frequencies
 and of pair connected correlations C_ij(a,b) = f_ij(a,b) - f_i(a) f_j(b) (i < j) with the
 test split, beside the train-vs-test ceiling, plus the mean nearest-train Hamming distance
-of samples (a memorisation check). Writes benchmarks/results/sequences.json and .md.
+of samples (a memorisation check). Writes benchmarks/results/sequences.json and .md
+(benchmarks/_discrete_run.py).
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ import time
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import hardware, write_json, write_md
-from benchmarks.discrete_baselines import (
-    connected_correlations,
-    fit_ctmc,
-    pearson,
-    site_frequencies,
+from benchmarks._discrete_run import (
+    add_discrete_args,
+    fit_and_score,
+    timed_samples,
+    write_discrete_results,
 )
-from discrete_fm import CTMCSpace, elbo, sample_ancestral
+from benchmarks.discrete_baselines import connected_correlations, pearson, site_frequencies
+from discrete_fm import CTMCSpace
 from manifold_fm.data.sequences import load_msa
 from manifold_fm.nn.transformer import SequenceTransformer
 
@@ -53,34 +54,9 @@ def run_msa(name: str, args) -> dict:
     torch.manual_seed(args.seed)
     space = CTMCSpace(q, L, "mask", reduction="mean")
     net = SequenceTransformer.for_space(space, dim=args.dim, depth=args.depth, heads=4)
-    rep = fit_ctmc(
-        space,
-        net,
-        train,
-        budget_s=args.budget_s,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-    )
-    e = elbo(
-        net,
-        space,
-        test,
-        n_t=args.n_t,
-        estimator="k",
-        batch_size=128,
-        generator=torch.Generator().manual_seed(args.seed + 1),
-    )
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        xs = sample_ancestral(
-            net,
-            space,
-            args.samples,
-            steps=args.sample_steps,
-            generator=torch.Generator().manual_seed(args.seed + 2),
-        ).x
-    sample_wall = time.perf_counter() - t0
+    rep, e = fit_and_score(space, net, train, test, args, estimator="k", batch_size=128)
+    g = torch.Generator().manual_seed(args.seed + 2)
+    xs, sample_wall = timed_samples(net, space, args.samples, args.sample_steps, g)
     c_test = connected_correlations(test, q)
     return {
         "nelbo_bits": e.bits_per_token,
@@ -109,43 +85,29 @@ def run_msa(name: str, args) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget-s", type=float, default=150.0, help="training seconds per MSA")
-    ap.add_argument("--quick", action="store_true")
+    add_discrete_args(
+        ap, budget_s=150.0, dim=64, depth=3, lr=2e-3, n_t=4, samples=512, sample_steps=64
+    )
     ap.add_argument("--msas", default="DHFR,RF00162")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--dim", type=int, default=64)
-    ap.add_argument("--depth", type=int, default=3)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--n-t", type=int, default=4)
-    ap.add_argument("--samples", type=int, default=512)
-    ap.add_argument("--sample-steps", type=int, default=64)
-    ap.add_argument("--root", default=None)
     args = ap.parse_args(argv)
     if args.quick:
         args.budget_s, args.n_t, args.samples, args.sample_steps = 3.0, 1, 32, 8
         args.dim, args.depth = 32, 1
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    res: dict = {"settings": vars(args).copy()}
-    for name in args.msas.split(","):
+    res: dict = {"settings": {k: v for k, v in vars(args).items() if k != "out_dir"}}
+    names = args.msas.split(",")
+    for name in names:
         res[name] = run_msa(name, args)
         print(name, {k: v for k, v in res[name].items() if isinstance(v, float)})
-    res["must_show"] = {
-        n: res[n]["pair_r"] >= 0.8 * res[n]["pair_r_ceiling"] for n in args.msas.split(",")
-    }
-    res["hardware"] = hardware()
-    res["wall_s"] = round(time.perf_counter() - t0, 1)
-    out = "sequences_quick" if args.quick else "sequences"
-    write_json(out, res)
-    write_md(out, _markdown(res, args.msas.split(",")))
-    print(_markdown(res, args.msas.split(",")))
-    return res
+    res["must_show"] = {n: res[n]["pair_r"] >= 0.8 * res[n]["pair_r_ceiling"] for n in names}
+    return write_discrete_results("sequences", res, args, argv, t0, _markdown)
 
 
-def _markdown(r: dict, names: list[str]) -> str:
+def _markdown(r: dict) -> str:
+    """sequences.md from a sequences.json document: one row per MSA."""
     s = r["settings"]
+    names = s["msas"].split(",")
     lines = [
         "# Sequences: CTMC flow matching (mask source) on MSAs",
         "",
@@ -153,7 +115,7 @@ def _markdown(r: dict, names: list[str]) -> str:
         f"per MSA, batch {s['batch_size']}, AdamW lr {s['lr']}, {s['threads']} thread(s), seed "
         f"{s['seed']}; NELBO: number-of-masks estimator, {s['n_t']} stratified k per test "
         f"sequence (upper bound); {s['samples']} samples, ancestral, {s['sample_steps']} "
-        f"steps, float64. Wall time {r['wall_s']} s.",
+        f"steps, float64. Wall time {r['meta']['wall_s']} s.",
         "",
         "| MSA | q x L | NELBO bits/pos | indep.-site bits/pos (README) | single r (ceiling) "
         "| pair r (ceiling; README) | pair r / ceiling | nearest-train Hamming: samples / test |",

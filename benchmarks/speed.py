@@ -2,8 +2,9 @@
 
 ``python -m benchmarks.speed [--quick] [--only core,lie,...]`` gathers rows from every
 ``benchmarks/speed_<topic>.py`` module (each exposes ``rows(quick)``), prints a table and
-writes ``benchmarks/results/speed.json`` (``{"rows": [...], ...}``) and ``speed.md``.
-Row fields: name, unit, ours, peer, peer_value, ratio (> 1: manifold-fm is faster).
+writes ``benchmarks/results/speed.json`` (``{"rows": [...], "meta": ..., ...}``) and
+``speed.md`` through benchmarks.results_io. Row fields (benchmarks.timing.speed_row):
+name, unit, ours, peer, peer_value, ratio (> 1: manifold-fm is faster), then details.
 A run with ``--only`` replaces the rows of those topics and keeps the others' rows.
 """
 
@@ -11,19 +12,46 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import time
 import traceback
 
 import torch
 
-from benchmarks.common import RESULTS, hardware, write_json, write_md
+from benchmarks.results_io import add_output_args, make_meta, read_results, write_results
 
 TOPICS = ["core", "lie", "trainer", "likelihood", "discrete"]
+SEED = 0
 
 
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def markdown(doc: dict) -> str:
+    """speed.md from a speed.json document: one table row per measured row."""
+    meta, hw = doc["meta"], doc["meta"]["hardware"]
+    lines = [
+        "# Speed: manifold-fm vs peers",
+        "",
+        f"Measured interleaved ({'quick' if doc['quick'] else 'full'} sizes), wall time "
+        f"{meta['wall_s']} s for topics {','.join(doc['topics'])}, torch threads "
+        f"{doc['threads']} (rows of other topics, if any, are kept from an earlier run: see "
+        "their threads field).",
+        f"Hardware: {hw['processor']}, {hw['cpu_count']} cores, torch {meta['torch']}.",
+        "",
+        "| row | unit | ours | peer | peer value | ratio (>1: ours faster) | notes |",
+        "|---|---|---:|---|---:|---:|---|",
+    ]
+    skip = {"name", "unit", "ours", "peer", "peer_value", "ratio", "topic", "wall_s_topic"}
+    for r in doc["rows"]:
+        notes = ", ".join(f"{k}={_fmt(v)}" for k, v in r.items() if k not in skip)
+        lines.append(
+            f"| {r['name']} | {r['unit']} | {_fmt(r['ours'])} | {r['peer']} | "
+            f"{_fmt(r['peer_value'])} | {r['ratio']:.2f} | {notes} |"
+        )
+    if doc["errors"]:
+        lines += ["", "Topics not measured:", *[f"- {k}: {v}" for k, v in doc["errors"].items()]]
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -31,9 +59,10 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     ap.add_argument("--only", default=",".join(TOPICS), help="comma-separated topics")
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
+    add_output_args(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
+    torch.manual_seed(SEED)
     t0 = time.perf_counter()
     rows, errors = [], {}
     for topic in args.only.split(","):
@@ -59,43 +88,18 @@ def main(argv: list[str] | None = None) -> dict:
         rows.extend(new)
     topics = args.only.split(",")
     if set(topics) != set(TOPICS):  # a partial run refreshes its topics' rows, keeps the rest
-        old = RESULTS / "speed.json"
-        if old.is_file():
-            kept = [r for r in json.loads(old.read_text()).get("rows", [])
-                    if r.get("topic") not in topics]  # fmt: skip
-            rows = kept + rows
+        old = read_results("speed", args.out_dir)
+        if old is not None:
+            rows = [r for r in old["rows"] if r.get("topic") not in topics] + rows
     payload = {
         "rows": rows,
         "errors": errors,
         "quick": args.quick,
-        "seed": 0,
-        "hardware": hardware(),
-        "wall_s": round(time.perf_counter() - t0, 2),
+        "topics": topics,
+        "threads": args.threads,
     }
-    write_json("speed", payload)
-    lines = [
-        "# Speed: manifold-fm vs peers",
-        "",
-        f"Measured interleaved ({'quick' if args.quick else 'full'} sizes), wall time "
-        f"{payload['wall_s']} s for topics {args.only}, torch threads {args.threads} "
-        "(rows of other topics, if any, are kept from an earlier run: see their threads field).",
-        f"Hardware: {payload['hardware']['processor']}, {payload['hardware']['cpu_count']} cores, "
-        f"torch {payload['hardware']['torch']}.",
-        "",
-        "| row | unit | ours | peer | peer value | ratio (>1: ours faster) | notes |",
-        "|---|---|---:|---|---:|---:|---|",
-    ]
-    skip = {"name", "unit", "ours", "peer", "peer_value", "ratio", "topic", "wall_s_topic"}
-    for r in rows:
-        notes = ", ".join(f"{k}={_fmt(v)}" for k, v in r.items() if k not in skip)
-        lines.append(
-            f"| {r['name']} | {r['unit']} | {_fmt(r['ours'])} | {r['peer']} | "
-            f"{_fmt(r['peer_value'])} | {r['ratio']:.2f} | {notes} |"
-        )
-    if errors:
-        lines += ["", "Topics not measured:", *[f"- {k}: {v}" for k, v in errors.items()]]
-    write_md("speed", "\n".join(lines) + "\n")
-    return payload
+    meta = make_meta("speed", seeds=[SEED], wall_s=round(time.perf_counter() - t0, 2), argv=argv)
+    return write_results("speed", payload, meta, out_dir=args.out_dir, markdown=markdown)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 Peers: facebookresearch/flow_matching (AffineProbPath / GeodesicProbPath) and torchcfm
 (ConditionalFlowMatcher, R^2 only). Every library trains the same TimeMLP from the same
 initial weights on the same pre-generated batches, with the same optimiser; calls are
-interleaved (see benchmarks.common.interleaved_rates).
+interleaved (see benchmarks.timing.time_blocks).
 """
 
 from __future__ import annotations
@@ -12,23 +12,17 @@ import copy
 
 import torch
 
-from benchmarks.common import interleaved_rates
+from benchmarks.timing import speed_row, time_blocks
 from manifold_fm import Euclidean, Sphere
 from manifold_fm.nn import TimeMLP
 
 __all__ = ["rows"]
 
 
-def _row(name, unit, ours, peer, peer_value, **extra) -> dict:
-    return {
-        "name": name,
-        "unit": unit,
-        "ours": ours,
-        "peer": peer,
-        "peer_value": peer_value,
-        "ratio": ours / peer_value,
-        **extra,
-    }
+def _rates(fns: dict, blocks: int, per_block: int) -> dict[str, float]:
+    """Median calls/s over interleaved blocks (3 warm-up calls each)."""
+    res = time_blocks(fns, blocks=blocks, per_block=per_block, warmup=3)
+    return {name: t.median_rate() for name, t in res.items()}
 
 
 class _Stepper:
@@ -111,15 +105,16 @@ def _train_rows(quick: bool) -> list[dict]:
         )
     except ImportError:
         pass
-    res = interleaved_rates(fns, blocks=blocks, per_block=per_block)
+    res = _rates(fns, blocks, per_block)
     for peer in [p for p in fns if p != "ours"]:
         rows.append(
-            _row(
+            speed_row(
                 "train_step_r2",
                 "steps/s",
-                res["ours"]["median"],
+                res["ours"],
                 peer,
-                res[peer]["median"],
+                res[peer],
+                lower_is_better=False,
                 batch=batch,
                 model="TimeMLP 256x3",
             )
@@ -133,14 +128,15 @@ def _train_rows(quick: bool) -> list[dict]:
         "ours": _Stepper(copy.deepcopy(base), data, _ours(s2)),
         "flow_matching": _Stepper(copy.deepcopy(base), data, _fm_path(fm_geo)),
     }
-    res = interleaved_rates(fns, blocks=blocks, per_block=per_block)
+    res = _rates(fns, blocks, per_block)
     rows.append(
-        _row(
+        speed_row(
             "train_step_s2",
             "steps/s",
-            res["ours"]["median"],
+            res["ours"],
             "flow_matching",
-            res["flow_matching"]["median"],
+            res["flow_matching"],
+            lower_is_better=False,
             batch=batch,
             model="TimeMLP 256x3",
         )
@@ -161,20 +157,18 @@ def _path_row(quick: bool) -> dict:
     fm = GeodesicProbPath(CondOTScheduler(), FMSphere())
     ours_s, peer_s = s2.path(x0, x1, t), fm.sample(x_0=x0, x_1=x1, t=t)
     fns = {"ours": lambda: s2.path(x0, x1, t), "flow_matching": lambda: fm.sample(x0, x1, t)}
-    res = interleaved_rates(fns, blocks=3 if quick else 10, per_block=5 if quick else 30)
-    ours_us = 1e6 / res["ours"]["median"]
-    peer_us = 1e6 / res["flow_matching"]["median"]
-    return {
-        "name": "geodesic_path_s2",
-        "unit": "us/call",
-        "ours": ours_us,
-        "peer": "flow_matching",
-        "peer_value": peer_us,
-        "ratio": peer_us / ours_us,
-        "batch": batch,
-        "max_abs_diff_x_t": float((ours_s.x_t - peer_s.x_t).abs().max()),
-        "max_abs_diff_target": float((ours_s.target - peer_s.dx_t).abs().max()),
-    }
+    res = _rates(fns, 3 if quick else 10, 5 if quick else 30)
+    return speed_row(
+        "geodesic_path_s2",
+        "us/call",
+        1e6 / res["ours"],
+        "flow_matching",
+        1e6 / res["flow_matching"],
+        lower_is_better=True,
+        batch=batch,
+        max_abs_diff_x_t=float((ours_s.x_t - peer_s.x_t).abs().max()),
+        max_abs_diff_target=float((ours_s.target - peer_s.dx_t).abs().max()),
+    )
 
 
 def _path_loss_rows(quick: bool) -> list[dict]:
@@ -196,18 +190,17 @@ def _path_loss_rows(quick: bool) -> list[dict]:
         )
     except ImportError:
         pass
-    res = interleaved_rates(fns, blocks=3 if quick else 10, per_block=20 if quick else 200)
-    ours_us = 1e6 / res["ours"]["median"]
+    res = _rates(fns, 3 if quick else 10, 20 if quick else 200)
     return [
-        {
-            "name": "path_loss_r2",
-            "unit": "us/call",
-            "ours": ours_us,
-            "peer": peer,
-            "peer_value": 1e6 / res[peer]["median"],
-            "ratio": (1e6 / res[peer]["median"]) / ours_us,
-            "batch": batch,
-        }
+        speed_row(
+            "path_loss_r2",
+            "us/call",
+            1e6 / res["ours"],
+            peer,
+            1e6 / res[peer],
+            lower_is_better=True,
+            batch=batch,
+        )
         for peer in fns
         if peer != "ours"
     ]

@@ -2,7 +2,7 @@
 
 Row ``ctmc_sample_tokens``: tokens/s generating (n, L) sequences from all-mask with the
 same SequenceTransformer (mask source, linear kappa = PolynomialConvexScheduler(n=1)), same
-number of steps, float64 categorical draws in both, interleaved (benchmarks.common).
+number of steps, float64 categorical draws in both, interleaved (benchmarks.timing).
 Row ``ctmc_sample_tokens_light_model``: the same with a one-layer lookup model, so the
 sampler's own cost dominates (ours draws only at positions that jump, by inverse CDF;
 flow_matching draws x1 at every position every step and builds one-hot rates).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmarks.common import interleaved_rates
+from benchmarks.timing import speed_row, time_blocks
 from discrete_fm import CTMCSpace
 from manifold_fm.nn.transformer import SequenceTransformer
 from manifold_fm.solvers import sample
@@ -45,24 +45,8 @@ class _ProbWrapper(nn.Module):
         return torch.cat([p, torch.zeros_like(p[..., :1])], -1)
 
 
-def _row(name, n, L, rates, steps, **extra) -> dict:
-    ours = rates["ours"]["median"] * n * L
-    peer = rates["peer"]["median"] * n * L
-    return {
-        "name": name,
-        "unit": "tokens/s",
-        "ours": ours,
-        "peer": "flow_matching",
-        "peer_value": peer,
-        "ratio": ours / peer,
-        "n": n,
-        "length": L,
-        "steps": steps,
-        **extra,
-    }
-
-
 def rows(quick: bool = False) -> list[dict]:
+    """Rows ``ctmc_sample_tokens`` and ``ctmc_sample_tokens_light_model`` (tokens/s)."""
     from flow_matching.path import MixtureDiscreteProbPath
     from flow_matching.path.scheduler import PolynomialConvexScheduler
     from flow_matching.solver import MixtureDiscreteEulerSolver
@@ -96,16 +80,22 @@ def rows(quick: bool = False) -> list[dict]:
                 time_grid=torch.tensor([0.0, 1.0]),
             )
 
-        rates = interleaved_rates(
-            {"ours": ours, "peer": peer},
-            blocks=2 if quick else 3,
-            per_block=1,
-            warmup=1,
+        res = time_blocks(
+            {"ours": ours, "peer": peer}, blocks=2 if quick else 3, per_block=1, warmup=1
         )
-        out.append(_row(name, n, L, rates, steps, vocab=V, categorical_dtype="float64"))
+        out.append(
+            speed_row(
+                name,
+                "tokens/s",
+                res["ours"].median_rate() * n * L,
+                "flow_matching",
+                res["peer"].median_rate() * n * L,
+                lower_is_better=False,
+                n=n,
+                length=L,
+                steps=steps,
+                vocab=V,
+                categorical_dtype="float64",
+            )
+        )
     return out
-
-
-if __name__ == "__main__":
-    for r in rows(quick=True):
-        print(r)

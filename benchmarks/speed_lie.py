@@ -1,18 +1,18 @@
 """Speed rows for SO(3)/SE(3): exp and log at batch 1e6 vs roma and e3nn, SE(3)^128 paths.
 
-``rows(quick)`` is collected by ``benchmarks/speed.py``; run this file alone with
-``python -m benchmarks.speed_lie [--quick]`` to print the rows and write
-``benchmarks/results/speed_lie.{json,md}``.
+``rows(quick)`` is collected by ``benchmarks/speed.py``; measure these rows alone with
+``python -m benchmarks.speed --only lie [--quick]``.
 
-Protocol: CPU, float32, one thread, seed 0. Inputs are rotation vectors with angles
-uniform in [0, pi) plus adversarial angles (0, 1e-8, 1e-4, pi - 1e-6, pi); log inputs are
-their float32 matrices. Ours and the peer run alternately on the same tensors; each
-reports the best of ``repeats`` wall times (the development machine is shared, so the
-minimum is the least contended figure; medians are kept as ``ours_median`` /
-``peer_median``). ``ratio = peer_time / our_time`` (> 1: we
-are faster). ``max_error`` (ours) and ``peer_max_error`` are the largest absolute entry
-errors against a float64 reference (scipy's Rotation, independent of our code); at angles
-within 1e-3 of pi, where +w and -w are both a correct log, the log error is taken to the
+Protocol: CPU, float32, the torch threads of the run (recorded per row), seed 0. Inputs
+are rotation vectors with angles uniform in [0, pi) plus adversarial angles (0, 1e-8,
+1e-4, pi - 1e-6, pi); log inputs are their float32 matrices. Ours and the peer run
+alternately on the same tensors (benchmarks.timing: one warm-up call each, fixed order);
+each reports the best of ``repeats`` wall times (the development machine is shared, so
+the minimum is the least contended figure; medians are kept as ``ours_median`` /
+``peer_median``). ``ratio = peer_time / our_time`` (> 1: we are faster). ``max_error``
+(ours) and ``peer_max_error`` are the largest absolute entry errors against a float64
+reference (scipy's Rotation, independent of our code); at angles within
+1e-3 of pi, where +w and -w are both a correct log, the log error is taken to the
 nearer of the two. The e3nn rows time the rotation-vector API built from e3nn's axis-angle
 functions (norm and division included), as a user starting from rotation vectors would.
 Every exp/log row also carries a no-NaN sweep: values and gradients of exp and log in
@@ -21,23 +21,15 @@ float32 and float64 over ``nan_sweep_count`` random plus adversarial inputs.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
-import os
-import platform
-import statistics
-import time
-from pathlib import Path
 
-import numpy as np
 import torch
 
+from benchmarks.timing import Timing, time_blocks
 from manifold_fm.lie import rotation_angle, so3_exp, so3_log
 from manifold_fm.spaces.se3 import SE3
 
 ADVERSARIAL = [0.0, 1e-8, 1e-4, math.pi - 1e-6, math.pi]
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def make_rotvecs(n: int, seed: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -50,25 +42,28 @@ def make_rotvecs(n: int, seed: int, dtype: torch.dtype = torch.float64) -> torch
     return (ax * ang[:, None]).to(dtype)
 
 
-#: median wall times of the last _time_pair call (ours, peer), reported next to the minima
-_LAST_MEDIANS: list[float] = [math.nan, math.nan]
+def _time_pair(ours, peer, arg, repeats: int) -> tuple[Timing, Timing]:
+    """Timings of ``ours(arg)`` and ``peer(arg)``: one warm-up each, then alternating calls."""
+    res = time_blocks(
+        {"ours": lambda: ours(arg), "peer": lambda: peer(arg)},
+        blocks=repeats,
+        warmup=1,
+        rotate=False,
+    )
+    return res["ours"], res["peer"]
 
 
-def _time_pair(ours, peer, arg, repeats: int) -> tuple[float, float]:
-    """Best-of-``repeats`` wall times of ours and peer, alternating call by call."""
-    ours(arg), peer(arg)  # warm-up
-    t_ours, t_peer = [], []
-    for _ in range(repeats):
-        for fn, acc in ((ours, t_ours), (peer, t_peer)):
-            t0 = time.perf_counter()
-            fn(arg)
-            acc.append(time.perf_counter() - t0)
-    _LAST_MEDIANS[:] = [statistics.median(t_ours), statistics.median(t_peer)]
-    return min(t_ours), min(t_peer)
-
-
-def _medians() -> dict:
-    return {"ours_median": 1e3 * _LAST_MEDIANS[0], "peer_median": 1e3 * _LAST_MEDIANS[1]}
+def _times(t_ours: Timing, t_peer: Timing) -> dict:
+    """Best-block times (ms) as ours / peer_value, their medians, ratio and threads."""
+    ours, peer = 1e3 * t_ours.best(), 1e3 * t_peer.best()
+    return {
+        "ours": ours,
+        "peer_value": peer,
+        "ratio": peer / ours,
+        "ours_median": 1e3 * t_ours.median(),
+        "peer_median": 1e3 * t_peer.median(),
+        "threads": t_ours.threads,
+    }
 
 
 def _log_error(w: torch.Tensor, ref: torch.Tensor) -> float:
@@ -143,23 +138,41 @@ def _se3_path_rows(quick: bool, repeats: int) -> list[dict]:
     t_ours, t_peer = _time_pair(ours, naive, None, repeats)
     ref_x, _ = naive(None)
     err = float((ours(None).x_t.double() - ref_x.double()).abs().max())
+    times = _times(t_ours, t_peer)
     return [
         {
             "name": "geodesic_path_se3_128",
             "unit": "ms",
-            "ours": 1e3 * t_ours,
+            "ours": times.pop("ours"),
             "peer": "roma (naive composed path: rotmat_to_rotvec, rotvec_to_rotmat, lerp)",
-            "peer_value": 1e3 * t_peer,
-            "ratio": t_peer / t_ours,
+            "peer_value": times.pop("peer_value"),
+            "ratio": times.pop("ratio"),
             "batch": batch,
             "n_frames": n_frames,
             "dtype": "float32",
             "device": "cpu",
             "max_abs_diff_vs_peer": err,
-            **_medians(),
+            **times,
             "note": "SE3.path without mask, linear schedule",
         }
     ]
+
+
+def _rotation_row(name: str, peer: str, times: dict, errors: tuple[float, float], common):
+    """An exp/log row: timings, our and the peer's max error, the shared protocol fields."""
+    return {
+        "name": name,
+        "unit": "ms",
+        "ours": times["ours"],
+        "peer": peer,
+        "peer_value": times["peer_value"],
+        "ratio": times["ratio"],
+        "max_error": errors[0],
+        "peer_max_error": errors[1],
+        **common,
+        "ours_median": times["ours_median"],
+        "peer_median": times["peer_median"],
+    }
 
 
 def rows(quick: bool = False) -> list[dict]:
@@ -180,7 +193,7 @@ def rows(quick: bool = False) -> list[dict]:
         "batch": n,
         "dtype": "float32",
         "device": "cpu",
-        "threads": 1,
+        "threads": torch.get_num_threads(),
         "seed": 0,
         "repeats": repeats,
         "reference": "scipy Rotation (float64)",
@@ -188,87 +201,13 @@ def rows(quick: bool = False) -> list[dict]:
     }
     out = []
     for peer, (p_exp, p_log) in _peers().items():
-        t_o, t_p = _time_pair(so3_exp, p_exp, w, repeats)
-        out.append(
-            {
-                "name": "so3_exp_1e6",
-                "unit": "ms",
-                "ours": 1e3 * t_o,
-                "peer": peer,
-                "peer_value": 1e3 * t_p,
-                "ratio": t_p / t_o,
-                "max_error": float((so3_exp(w).double() - ref_exp).abs().max()),
-                "peer_max_error": float((p_exp(w).double() - ref_exp).abs().max()),
-                **common,
-                **_medians(),
-            }
+        times = _times(*_time_pair(so3_exp, p_exp, w, repeats))
+        errors = (
+            float((so3_exp(w).double() - ref_exp).abs().max()),
+            float((p_exp(w).double() - ref_exp).abs().max()),
         )
-        t_o, t_p = _time_pair(so3_log, p_log, r, repeats)
-        out.append(
-            {
-                "name": "so3_log_1e6",
-                "unit": "ms",
-                "ours": 1e3 * t_o,
-                "peer": peer,
-                "peer_value": 1e3 * t_p,
-                "ratio": t_p / t_o,
-                "max_error": _log_error(so3_log(r), ref_log),
-                "peer_max_error": _log_error(p_log(r), ref_log),
-                **common,
-                **_medians(),
-            }
-        )
+        out.append(_rotation_row("so3_exp_1e6", peer, times, errors, common))
+        times = _times(*_time_pair(so3_log, p_log, r, repeats))
+        errors = (_log_error(so3_log(r), ref_log), _log_error(p_log(r), ref_log))
+        out.append(_rotation_row("so3_log_1e6", peer, times, errors, common))
     return out + _se3_path_rows(quick, repeats)
-
-
-def _markdown(rs: list[dict], meta: dict) -> str:
-    lines = [
-        "# SO(3) / SE(3) speed (lower time is better; ratio > 1: manifold-fm faster)",
-        "",
-        f"hardware: {meta['hardware']}; torch {meta['torch']}; threads 1; seed 0; "
-        f"wall time {meta['wall_s']:.1f} s; quick={meta['quick']}",
-        "",
-        "| row | peer | ours (ms) | peer (ms) | ratio | our max err | peer max err |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in rs:
-        err = r.get("max_error", r.get("max_abs_diff_vs_peer", float("nan")))
-        peer_err = f"{r['peer_max_error']:.2e}" if "peer_max_error" in r else "(diff to peer)"
-        lines.append(
-            f"| {r['name']} (batch {r['batch']}) | {r['peer'].split(' ')[0]} | {r['ours']:.1f} | "
-            f"{r['peer_value']:.1f} | {r['ratio']:.2f} | {err:.2e} | {peer_err} |"
-        )
-    s = rs[0]
-    lines += [
-        "",
-        f"no-NaN sweep: {s['nan_sweep_count']} inputs (float32 + float64, random + "
-        f"adversarial): {s['nan_sweep_nonfinite_values']} non-finite values, "
-        f"{s['nan_sweep_nonfinite_grads']} non-finite gradients.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    t0 = time.perf_counter()
-    rs = rows(quick=args.quick)
-    meta = {
-        "hardware": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "quick": args.quick,
-        "wall_s": time.perf_counter() - t0,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = "speed_lie_quick" if args.quick else "speed_lie"
-    (RESULTS / f"{stem}.json").write_text(json.dumps({"meta": meta, "rows": rs}, indent=2) + "\n")
-    md = _markdown(rs, meta)
-    (RESULTS / f"{stem}.md").write_text(md)
-    print(md)
-
-
-if __name__ == "__main__":
-    main()

@@ -10,16 +10,16 @@ Rows (points per second, higher is better; ratio > 1 means manifold-fm is faster
   the same quantity: the peer does no manifold geometry; it is the closest available peer
   workload (3 ambient coordinates vs our 2 tangent directions).
 
-Ours and the peer are timed interleaved (best of ``repeats``) in the same process.
+Ours and the peer are timed interleaved (best of ``repeats`` blocks, no warm-up, fixed
+order; benchmarks.timing) in the same process.
 """
 
 from __future__ import annotations
 
-import time
-
 import torch
 from torch import Tensor, nn
 
+from benchmarks.timing import speed_row, time_blocks
 from manifold_fm.likelihood import log_prob
 from manifold_fm.nn.mlp import TangentModel, TimeMLP
 from manifold_fm.spaces import Euclidean, Sphere
@@ -38,32 +38,21 @@ class _PeerWrap(nn.Module):
         return self.model(x, t.reshape(-1)[:1].expand(x.shape[0]))
 
 
-def _best_interleaved(fns: list, repeats: int) -> list[float]:
-    best = [float("inf")] * len(fns)
-    for _ in range(repeats):
-        for i, fn in enumerate(fns):
-            t0 = time.perf_counter()
-            fn()
-            best[i] = min(best[i], time.perf_counter() - t0)
-    return best
-
-
 def _row(name, note, n, steps, ours_fn, peer_fn, repeats) -> dict:
-    t_ours, t_peer = _best_interleaved([ours_fn, peer_fn], repeats)
-    ours, peer = n / t_ours, n / t_peer
-    return {
-        "name": name,
-        "unit": "points/s",
-        "ours": ours,
-        "peer": "flow_matching 1.0.10 ODESolver.compute_likelihood(exact_divergence=True)",
-        "peer_value": peer,
-        "ratio": ours / peer,
-        "n_points": n,
-        "steps": steps,
-        "method": "euler",
-        "threads": torch.get_num_threads(),
-        "note": note,
-    }
+    res = time_blocks({"ours": ours_fn, "peer": peer_fn}, blocks=repeats, warmup=0, rotate=False)
+    return speed_row(
+        name,
+        "points/s",
+        n / res["ours"].best(),
+        "flow_matching 1.0.10 ODESolver.compute_likelihood(exact_divergence=True)",
+        n / res["peer"].best(),
+        lower_is_better=False,
+        n_points=n,
+        steps=steps,
+        method="euler",
+        threads=res["ours"].threads,
+        note=note,
+    )
 
 
 def rows(quick: bool = False) -> list[dict]:
@@ -113,9 +102,3 @@ def rows(quick: bool = False) -> list[dict]:
     )
     out.append(_row("loglik_exact_s2", note, n, steps, ours_s2, peer_s2, repeats))
     return out
-
-
-if __name__ == "__main__":
-    torch.set_num_threads(1)
-    for r in rows(quick=False):
-        print(r)

@@ -14,21 +14,19 @@ beside it. The same comparison is repeated
 with ``torch.compile`` on both; if compilation fails on this machine the reason is
 recorded instead.
 
-Run alone: ``python -m benchmarks.speed_trainer [--quick]`` writes
-``benchmarks/results/speed_trainer.{json,md}``; ``benchmarks/speed.py`` collects ``rows``.
+``benchmarks/speed.py`` collects ``rows``; measure these rows alone with
+``python -m benchmarks.speed --only trainer [--quick]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
-import statistics
 import time
 import traceback
 
 import torch
 
-from benchmarks.common import hardware, write_json, write_md
+from benchmarks.timing import speed_row, time_blocks
 from manifold_fm import Sphere
 from manifold_fm.nn import TimeMLP
 from manifold_fm.train import TrainConfig, Trainer
@@ -79,22 +77,6 @@ class _TrainerBlock:
         self.trainer.fit(until=self.trainer.step + self.k)
 
 
-def _interleave(fns: dict, blocks: int, warmup: int) -> dict[str, dict[str, list[float]]]:
-    """Run each callable once per block, order rotated per block; wall and CPU seconds."""
-    names = list(fns)
-    for name in names:
-        for _ in range(warmup):
-            fns[name]()
-    out = {n: {"wall": [], "cpu": []} for n in names}
-    for b in range(blocks):
-        for name in names[b % len(names) :] + names[: b % len(names)]:
-            w0, c0 = time.perf_counter(), time.process_time()
-            fns[name]()
-            out[name]["wall"].append(time.perf_counter() - w0)
-            out[name]["cpu"].append(time.process_time() - c0)
-    return out
-
-
 def _measure(compile_model: bool, quick: bool) -> dict:
     torch.manual_seed(SEED)
     space = Sphere(2)
@@ -112,18 +94,16 @@ def _measure(compile_model: bool, quick: bool) -> dict:
     trainer = Trainer(space, copy.deepcopy(base), data, cfg)
     bare = _BareLoop(space, copy.deepcopy(base), data, batch, k, compile_model)
     t0 = time.perf_counter()
-    res = _interleave({"trainer": _TrainerBlock(trainer, k), "bare": bare}, blocks, warmup)
-
-    def rate(name: str, kind: str, f=statistics.median) -> float:
-        return k / f(res[name][kind])
-
+    fns = {"trainer": _TrainerBlock(trainer, k), "bare": bare}
+    res = time_blocks(fns, blocks=blocks, per_block=1, warmup=warmup)
+    tr, ba = res["trainer"], res["bare"]
     return {
-        "trainer": rate("trainer", "wall"),
-        "bare": rate("bare", "wall"),
-        "trainer_best": rate("trainer", "wall", min),
-        "bare_best": rate("bare", "wall", min),
-        "trainer_cpu": rate("trainer", "cpu"),
-        "bare_cpu": rate("bare", "cpu"),
+        "trainer": k / tr.median(),
+        "bare": k / ba.median(),
+        "trainer_best": k / tr.best(),
+        "bare_best": k / ba.best(),
+        "trainer_cpu": k / tr.median("cpu"),
+        "bare_cpu": k / ba.median("cpu"),
         "blocks": blocks,
         "steps_per_block": k,
         "batch": batch,
@@ -132,29 +112,29 @@ def _measure(compile_model: bool, quick: bool) -> dict:
 
 
 def _row(name: str, m: dict, **extra) -> dict:
-    return {
-        "name": name,
-        "unit": "steps/s",
-        "ours": m["trainer_best"],
-        "peer": "bare loop",
-        "peer_value": m["bare_best"],
-        "ratio": m["trainer_best"] / m["bare_best"],
-        "ratio_basis": "fastest block of each side (min wall time), interleaved",
-        "target_ratio": 0.95,
-        "ours_median": m["trainer"],
-        "peer_median": m["bare"],
-        "ratio_median": m["trainer"] / m["bare"],
+    return speed_row(
+        name,
+        "steps/s",
+        m["trainer_best"],
+        "bare loop",
+        m["bare_best"],
+        lower_is_better=False,
+        ratio_basis="fastest block of each side (min wall time), interleaved",
+        target_ratio=0.95,
+        ours_median=m["trainer"],
+        peer_median=m["bare"],
+        ratio_median=m["trainer"] / m["bare"],
         # CPU-time rates: insensitive to other processes on a shared machine
-        "ours_cpu": m["trainer_cpu"],
-        "peer_cpu": m["bare_cpu"],
-        "ratio_cpu": m["trainer_cpu"] / m["bare_cpu"],
-        "batch": m["batch"],
-        "blocks": m["blocks"],
-        "steps_per_block": m["steps_per_block"],
-        "seed": SEED,
-        "wall_s": m["wall_s"],
+        ours_cpu=m["trainer_cpu"],
+        peer_cpu=m["bare_cpu"],
+        ratio_cpu=m["trainer_cpu"] / m["bare_cpu"],
+        batch=m["batch"],
+        blocks=m["blocks"],
+        steps_per_block=m["steps_per_block"],
+        seed=SEED,
+        wall_s=m["wall_s"],
         **extra,
-    }
+    )
 
 
 def rows(quick: bool = False) -> list[dict]:
@@ -169,50 +149,3 @@ def rows(quick: bool = False) -> list[dict]:
         reason = "".join(traceback.format_exception_only(type(err), err)).strip()
         out[0]["compiled_skipped"] = reason[:300]
     return out
-
-
-def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description="Trainer overhead vs a bare loop on S^2")
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    t0 = time.perf_counter()
-    rs = rows(args.quick)
-    payload = {
-        "rows": rs,
-        "quick": args.quick,
-        "seed": SEED,
-        "hardware": hardware(),
-        "wall_s": round(time.perf_counter() - t0, 2),
-    }
-    write_json("speed_trainer", payload)
-    lines = [
-        "# Trainer overhead: full Trainer vs a bare hand-written loop (S^2 TimeMLP)",
-        "",
-        "Batch 4096 (1024 in quick mode), hidden 256 x 3, AdamW + clip + EMA in both; "
-        "interleaved blocks; steps/s from each side's fastest block; "
-        f"seed {SEED}; torch threads {args.threads}; wall {payload['wall_s']} s; "
-        f"{payload['hardware']['processor']}, {payload['hardware']['cpu_count']} cores, "
-        f"torch {payload['hardware']['torch']}. Target ratio >= 0.95.",
-        "",
-        "| row | Trainer steps/s | bare loop steps/s | ratio (best block) "
-        "| ratio (median wall) | ratio (median CPU) | notes |",
-        "|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for r in rs:
-        note = r.get("compiled_skipped", "")
-        lines.append(
-            f"| {r['name']} | {r['ours']:.2f} | {r['peer_value']:.2f} | {r['ratio']:.3f} | "
-            f"{r['ratio_median']:.3f} | {r['ratio_cpu']:.3f} | batch {r['batch']}, "
-            f"{r['blocks']} blocks x {r['steps_per_block']} steps; {note} |"
-        )
-        print(f"{r['name']:<36} trainer {r['ours']:.2f} bare {r['peer_value']:.2f} "
-              f"ratio {r['ratio']:.3f} median {r['ratio_median']:.3f} "
-              f"cpu {r['ratio_cpu']:.3f} {note}")  # fmt: skip
-    write_md("speed_trainer", "\n".join(lines) + "\n")
-    return payload
-
-
-if __name__ == "__main__":
-    main()

@@ -11,23 +11,21 @@ sampled, a flow is trained on it, and on fresh test samples we report
 * kl_per_point = mean(log p(x) - log q(x)) on the test points (paired estimate of
   KL(p || q) with its standard error).
 
-Writes benchmarks/results/synthetic.{json,md}; entries of spaces not run are kept.
+Writes benchmarks/results/synthetic.{json,md} (benchmarks.results_io); entries of spaces
+not run are kept.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import time
 from dataclasses import asdict
 
 import torch
 
 from benchmarks._fit import FitConfig, fit_flow
-from benchmarks._protocol import RESULTS
-from benchmarks.common import hardware
+from benchmarks.results_io import add_output_args, make_meta, write_results
 from manifold_fm.data.synthetic import (
     default_rd_mixture,
     default_s2_mixture,
@@ -88,7 +86,10 @@ def run_space(key: str, fit: FitConfig, seed: int, n_train: int, n_test: int) ->
     }
 
 
-def write_markdown(results: dict, budget: str) -> str:
+def write_markdown(doc: dict) -> str:
+    """synthetic.md from a synthetic.json document: one row per space."""
+    budget, meta = doc["budget"], doc["meta"]
+    results = {k: doc[k] for k in SPACES if k in doc}
     lines = [
         "# Synthetic ground truth: test NLL vs the true entropy (nats per point)",
         "",
@@ -103,17 +104,15 @@ def write_markdown(results: dict, budget: str) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for key, r in results.items():
-        if key.startswith("_"):
-            continue
         lines.append(
             f"| {key} | {r['description']} | {r['test_nll']:.4f} | {r['true_entropy']:.4f} | "
             f"{r['gap_nats']:.4f} | {r['kl_per_point']:.4f} ± {r['kl_se']:.4f} | "
             f"{r['train_s']:.0f} | {r.get('budget', budget)} |"
         )
-    fit = next(r for k, r in results.items() if not k.startswith("_"))["settings"]["fit"]
+    fit = next(iter(results.values()))["settings"]["fit"]
     lines += ["", f"Training: {fit} (benchmarks/_fit.py bare loop).",
-              f"Hardware: {results['_meta']['hardware']}",
-              f"Total wall time: {results['_meta']['wall_s']:.0f} s"]  # fmt: skip
+              f"Hardware: {meta['hardware']}",
+              f"Total wall time: {meta['wall_s']:.0f} s"]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +124,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--n-train", type=int, default=20_000)
     ap.add_argument("--n-test", type=int, default=2_000)
     ap.add_argument("--threads", type=int, default=1)
+    add_output_args(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
     fit = budget_config(args.budget)
@@ -139,25 +139,17 @@ def main(argv: list[str] | None = None) -> dict:
             f"{r['wall_s']:.0f} s",
             flush=True,
         )
-    results["_meta"] = {
-        "budget": args.budget,
-        "hardware": hardware(),
-        "wall_s": time.perf_counter() - t0,
-    }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "synthetic.json"
-    old = json.loads(path.read_text()) if path.exists() else {}
-    keep = {k: v for k, v in old.items() if k not in results and not k.startswith("_")}
-    for v in keep.values():
-        v.setdefault("budget", old.get("_meta", {}).get("budget"))
     for k in args.space:
         results[k]["budget"] = args.budget
-    results = {**keep, **results}
-    tmp = RESULTS / "synthetic.json.tmp"
-    tmp.write_text(json.dumps(results, indent=1))
-    os.replace(tmp, RESULTS / "synthetic.json")
-    (RESULTS / "synthetic.md").write_text(write_markdown(results, args.budget))
-    return results
+    meta = make_meta("synthetic", seeds=[args.seed], wall_s=time.perf_counter() - t0, argv=argv)
+    return write_results(
+        "synthetic",
+        {**results, "budget": args.budget},
+        meta,
+        out_dir=args.out_dir,
+        markdown=write_markdown,
+        merge=True,
+    )
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ negative-ELBO bits/char (upper bounds; mask: number-of-masks estimator, uniform:
 estimator), beside the README's n-gram baselines; and for 64 samples of 128 chars (mask
 model: ancestral sampler, 128 steps, float64 draws, no temperature): unigram/bigram/trigram
 Jensen-Shannon divergence (bits) to the test split, sample entropy and NLL under the AR
-model. Writes benchmarks/results/text.json, text.md and text_samples.txt.
+model. Writes benchmarks/results/text.json, text.md and text_samples.txt
+(benchmarks/_discrete_run.py).
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ import time
 
 import torch
 
-from benchmarks.common import RESULTS, hardware, write_json, write_md
-from benchmarks.discrete_baselines import (
-    ARModel,
-    fit_ar,
-    fit_ctmc,
-    ngram_js_bits,
-    sample_entropy_bits,
+from benchmarks._discrete_run import (
+    add_discrete_args,
+    fit_and_score,
+    timed_samples,
+    write_discrete_results,
 )
-from discrete_fm import CTMCSpace, elbo, sample_ancestral
+from benchmarks.discrete_baselines import ARModel, fit_ar, ngram_js_bits, sample_entropy_bits
+from discrete_fm import CTMCSpace
 from manifold_fm.data.text import load_text
 from manifold_fm.nn.transformer import SequenceTransformer
 
@@ -43,20 +43,11 @@ README_NGRAM_BPC = {
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget-s", type=float, default=120.0, help="training seconds per model")
-    ap.add_argument("--quick", action="store_true", help="seconds-long smoke run")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
+    add_discrete_args(
+        ap, budget_s=120.0, dim=128, depth=4, lr=1e-3, n_t=8, samples=64, sample_steps=128
+    )
     ap.add_argument("--length", type=int, default=128)
-    ap.add_argument("--dim", type=int, default=128)
-    ap.add_argument("--depth", type=int, default=4)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--eval-chunks", type=int, default=128, help="test chunks for the NELBO")
-    ap.add_argument("--n-t", type=int, default=8, help="stratified t (or k) per chunk")
-    ap.add_argument("--samples", type=int, default=64)
-    ap.add_argument("--sample-steps", type=int, default=128)
-    ap.add_argument("--root", default=None, help="data root (default $MFM_DATA)")
     args = ap.parse_args(argv)
     if args.quick:
         args.budget_s, args.eval_chunks, args.n_t = 3.0, 8, 2
@@ -69,7 +60,8 @@ def main(argv: list[str] | None = None) -> dict:
     test = corpus.chunks("test", L)
     ev = test[: args.eval_chunks]
     net_kw = dict(dim=args.dim, depth=args.depth, heads=4 if args.dim % 4 == 0 else 1)
-    res: dict = {"settings": vars(args).copy(), "vocab_size": V, "seeds": {"torch": args.seed}}
+    settings = {k: v for k, v in vars(args).items() if k != "out_dir"}
+    res: dict = {"settings": settings, "vocab_size": V}
     fits = {}
 
     torch.manual_seed(args.seed)
@@ -89,25 +81,8 @@ def main(argv: list[str] | None = None) -> dict:
         torch.manual_seed(args.seed)
         space = CTMCSpace(V, L, source, reduction="mean")
         net = SequenceTransformer.for_space(space, **net_kw)
-        fits[source] = fit_ctmc(
-            space,
-            net,
-            train,
-            budget_s=args.budget_s,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-        )
         est = "k" if source == "mask" else "t"
-        e = elbo(
-            net,
-            space,
-            ev,
-            n_t=args.n_t,
-            estimator=est,
-            batch_size=64,
-            generator=torch.Generator().manual_seed(args.seed + 1),
-        )
+        fits[source], e = fit_and_score(space, net, train, ev, args, estimator=est, batch_size=64)
         res[f"nelbo_bpc_{source}"] = e.bits_per_token
         res[f"nelbo_bpc_{source}_stderr"] = e.stderr
         res[f"nelbo_bpc_{source}_estimator"] = est
@@ -123,10 +98,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     g = torch.Generator().manual_seed(args.seed + 2)
     space, net = models["mask"]
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        s_mask = sample_ancestral(net, space, args.samples, steps=args.sample_steps, generator=g).x
-    sample_wall = time.perf_counter() - t0
+    s_mask, sample_wall = timed_samples(net, space, args.samples, args.sample_steps, g)
     s_ar = ar.sample(args.samples, L, g)
     freq = torch.bincount(corpus.train, minlength=V).double()
     s_uni = torch.multinomial(
@@ -156,20 +128,16 @@ def main(argv: list[str] | None = None) -> dict:
         "mask_within_0.35_of_ar": res["mask_minus_ar_bpc"] <= 0.35,
         "bigram_js_below_unigram_model": res["bigram_js_samples"] < res["bigram_js_unigram_model"],
     }
-    res["hardware"] = hardware()
-    res["wall_s"] = round(time.perf_counter() - t_start, 1)
-    name = "text_quick" if args.quick else "text"
-    write_json(name, res)
-    write_md(name, _markdown(res))
-    (RESULTS / f"{name}_samples.txt").write_text(
-        "".join(f"--- mask CTMC sample {i} ---\n{corpus.decode(x)}\n" for i, x in enumerate(s_mask))
-        + "".join(f"--- AR sample {i} ---\n{corpus.decode(x)}\n" for i, x in enumerate(s_ar[:8]))
+    samples = "".join(
+        f"--- mask CTMC sample {i} ---\n{corpus.decode(x)}\n" for i, x in enumerate(s_mask)
+    ) + "".join(f"--- AR sample {i} ---\n{corpus.decode(x)}\n" for i, x in enumerate(s_ar[:8]))
+    return write_discrete_results(
+        "text", res, args, argv, t_start, _markdown, texts={"_samples.txt": samples}
     )
-    print(_markdown(res))
-    return res
 
 
 def _markdown(r: dict) -> str:
+    """text.md from a text.json document."""
     s = r["settings"]
     lines = [
         "# Text: tinyshakespeare, 128-char chunks, CTMC flow matching vs AR",
@@ -179,7 +147,7 @@ def _markdown(r: dict) -> str:
         f"{s['threads']} thread(s), seed {s['seed']}. Test: first {s['eval_chunks']} "
         f"non-overlapping 128-char chunks of the README test split; NELBO with {s['n_t']} "
         "stratified samples per chunk (an upper bound on the NLL). Wall time "
-        f"{r['wall_s']} s.",
+        f"{r['meta']['wall_s']} s.",
         "",
         "| model | params | train steps | test bits/char |",
         "|---|---:|---:|---:|",
@@ -216,7 +184,7 @@ def _markdown(r: dict) -> str:
         "Calibration in the notes (25 min per model, 0.83M params): AR 2.38 test BPC, masked "
         "<= 3.08; real-data JS2 0.058, AR samples 0.062, masked samples 0.082.",
         "",
-        f"Hardware: {r['hardware']['processor']}, torch {r['hardware']['torch']}.",
+        f"Hardware: {r['meta']['hardware']['processor']}, torch {r['meta']['torch']}.",
         "",
     ]
     return "\n".join(lines)

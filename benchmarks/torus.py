@@ -11,12 +11,11 @@ on validation NLL, test NLL in nats per point. Writes benchmarks/results/torus.{
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import torch
 
-from benchmarks._protocol import RESULTS, budget_config, merge_json, run_dataset
+from benchmarks._nll_report import NLLBenchmark, Run, pyplot, run_benchmark
 from manifold_fm.data.torus import load_protein, load_rna
 from manifold_fm.solvers import sample
 from manifold_fm.spaces.torus import FlatTorus
@@ -48,11 +47,7 @@ def load(name: str) -> torch.Tensor:
 
 def marginals(model, data: torch.Tensor, path, n: int = 3000) -> None:
     """Histogram of each angle: held-out data vs samples of the learned flow."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     d = data.shape[1]
     sp = FlatTorus(d)
     gen = torch.Generator().manual_seed(0)
@@ -72,93 +67,53 @@ def marginals(model, data: torch.Tensor, path, n: int = 3000) -> None:
     plt.close(fig)
 
 
-def _fmt(mean, std) -> str:
-    return f"{mean:.2f} ± {std:.3f}" if std is not None else f"{mean:.2f} (1 run)"
+def _load(name: str) -> tuple[FlatTorus, torch.Tensor, torch.Tensor]:
+    """The angles as points of T^d; the same rows count duplicates."""
+    raw = load(name)
+    return FlatTorus(raw.shape[1]), raw, raw
 
 
-def write_markdown(results: dict) -> str:
-    """torus.md: our rows beside the published ones, settings, wall time."""
-    names = [n for n in ["rna", *PROTEIN] if n in results]
-    lines = [
-        "# Torus density estimation: test NLL in nats per point (lower is better)",
-        "",
+def _notes(results: dict) -> list[str]:
+    absent = [n for n in PROTEIN if n not in results]
+    return [
+        "Protein datasets (General/Glycine/Proline/Pre-Pro) need MFM_DATA/torus/protein.tsv; "
+        f"not run here: {absent}." if absent else "",
+        "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection).",
+    ]  # fmt: skip
+
+
+def _figure(runs: dict[str, Run]):
+    """Marginals of the RNA run's first seed against its test split (None without RNA)."""
+    rna = runs.get("rna")
+    if rna is None:
+        return None
+    test = rna.raw[[int(j) for j in rna.entry["per_run"][0]["test_indices"]]]
+    return lambda path: marginals(rna.models[0], test.float(), path)
+
+
+BENCHMARK = NLLBenchmark(
+    name="torus",
+    doc=__doc__,
+    datasets=["rna", *PROTEIN],
+    default="rna",
+    load=_load,
+    published=PUBLISHED,
+    paper=_PAPER,
+    title="# Torus density estimation: test NLL in nats per point (lower is better)",
+    intro=[
         "Protocol of Chen & Lipman 2024 (random 80/10/10 split per seed, EMA model selected on",
         "validation NLL, exact divergence, Euler). Mean ± sample std over seeds.",
-        "",
-        "| method | " + " | ".join(names) + " |",
-        "|---" * (len(names) + 1) + "|",
-    ]
-    budgets = "/".join(sorted({results[n]["settings"]["budget"] for n in names}))
-    row = [_fmt(results[n]["test_nll_mean"], results[n]["test_nll_std"]) for n in names]
-    lines.append(f"| **manifold-fm ({budgets} budget)** | " + " | ".join(row) + " |")
-    for method, vals in PUBLISHED.items():
-        lines.append(
-            f"| {method} (published) | " + " | ".join(_fmt(*vals[n]) for n in names) + " |"
-        )
-    lines += [
-        "",
-        "| dataset | seeds | dopri5 check | wall s / run (process CPU s) | settings |",
-        "|---|---|---|---|---|",
-    ]
-    for n in names:
-        r = results[n]
-        chk = next((p for p in r["per_run"] if "test_nll_dopri5" in p), None)
-        chk_s = f"{chk['test_nll']:.3f} vs {chk['test_nll_dopri5']:.3f}" if chk else "-"
-        per = sum(p["wall_s"] for p in r["per_run"]) / len(r["per_run"])
-        cpu = sum(p.get("cpu_s", float("nan")) for p in r["per_run"]) / len(r["per_run"])
-        fit = r["settings"]["fit"]
-        set_s = (
-            f"{r['settings']['budget']}: {fit['steps']} steps, batch {fit['batch_size']}, MLP "
-            f"{fit['depth']}x{fit['hidden']}, test Euler {r['settings']['eval']['test_steps']}"
-        )
-        seeds = [p["seed"] for p in r["per_run"]]
-        lines.append(f"| {n} | {seeds} | {chk_s} | {per:.0f} (CPU {cpu:.0f}) | {set_s} |")
-    absent = [n for n in PROTEIN if n not in results]
-    hw = results[names[0]]["settings"]["hardware"]
-    lines += ["", f"Hardware: {hw}", "",
-              "Protein datasets (General/Glycine/Proline/Pre-Pro) need MFM_DATA/torus/protein.tsv; "
-              f"not run here: {absent}." if absent else "",
-              "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection)."]  # fmt: skip
-    return "\n".join(lines) + "\n"
+    ],
+    std_digits=3,
+    notes=_notes,
+    figure=_figure,
+    optional=frozenset(PROTEIN),
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--dataset", default="rna", choices=["rna", *PROTEIN, "all"])
-    ap.add_argument("--budget", default="cpu", choices=["quick", "cpu", "paper"])
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    ap.add_argument("--steps", type=int, default=None, help="override training steps")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-png", action="store_true")
-    args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.budget == "paper" else "cpu")
-    names = ["rna", *PROTEIN] if args.dataset == "all" else [args.dataset]
-    entries, first_model = {}, None
-    for name in names:
-        try:
-            raw = load(name)
-        except FileNotFoundError as err:
-            if args.dataset == "all" and name != "rna":
-                print(f"{name}: skipped, {err}")
-                continue
-            raise
-        fit, ev = budget_config(name, args.budget, _PAPER)
-        if args.steps:
-            fit.steps = args.steps
-        sp = FlatTorus(raw.shape[1])
-        published = {m: v[name] for m, v in PUBLISHED.items()}
-        entries[name], models = run_dataset(
-            name, sp, raw.float().to(device), raw, fit, ev, args.seeds, args.budget, published
-        )
-        if name == "rna":
-            test_idx = entries[name]["per_run"][0]["test_indices"]
-            first_model = (models[0].cpu(), raw[[int(j) for j in test_idx]])
-    results = merge_json("torus", entries)
-    (RESULTS / "torus.md").write_text(write_markdown(results))
-    if first_model is not None and not args.no_png:
-        marginals(first_model[0], first_model[1].float(), RESULTS / "torus.png")
-    return results
+    """``python -m benchmarks.torus``: see the module docstring."""
+    return run_benchmark(BENCHMARK, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,113 @@
+"""Command line, CTMC fit-and-score and result writing shared by the text and sequence benchmarks.
+
+Both train a SequenceTransformer CTMC model for a wall-clock budget with the shared Trainer,
+score it by the negative ELBO on the test split, draw ancestral samples, and write
+``<name>.json`` / ``.md`` (``<name>_quick`` under ``--quick``) through benchmarks.results_io.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from benchmarks.discrete_baselines import FitReport, fit_ctmc
+from benchmarks.results_io import add_output_args, make_meta, write_results
+from discrete_fm import CTMCSpace, elbo, sample_ancestral
+
+__all__ = ["add_discrete_args", "fit_and_score", "timed_samples", "write_discrete_results"]
+
+
+def add_discrete_args(
+    ap: argparse.ArgumentParser,
+    *,
+    budget_s: float,
+    dim: int,
+    depth: int,
+    lr: float,
+    n_t: int,
+    samples: int,
+    sample_steps: int,
+) -> None:
+    """The options both benchmarks take, with each benchmark's defaults."""
+    ap.add_argument("--budget-s", type=float, default=budget_s, help="training seconds per model")
+    ap.add_argument("--quick", action="store_true", help="seconds-long smoke run")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--dim", type=int, default=dim)
+    ap.add_argument("--depth", type=int, default=depth)
+    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=lr)
+    ap.add_argument("--n-t", type=int, default=n_t, help="stratified t (or k) per sequence")
+    ap.add_argument("--samples", type=int, default=samples)
+    ap.add_argument("--sample-steps", type=int, default=sample_steps)
+    ap.add_argument("--root", default=None, help="data root (default $MFM_DATA)")
+    add_output_args(ap)
+
+
+def fit_and_score(
+    space: CTMCSpace,
+    net: nn.Module,
+    train: Tensor,
+    test: Tensor,
+    args: argparse.Namespace,
+    *,
+    estimator: str,
+    batch_size: int,
+):
+    """Fit ``net`` on train (n, L) for ``args.budget_s`` s; NELBO of test (m, L) in bits/token.
+
+    The ELBO uses ``args.n_t`` stratified samples per sequence with the given estimator
+    ("k": number of masks, "t": time) and the generator seeded ``args.seed + 1``.
+    Returns the :class:`FitReport` and the ELBO result.
+    """
+    rep: FitReport = fit_ctmc(
+        space,
+        net,
+        train,
+        budget_s=args.budget_s,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+    )
+    e = elbo(
+        net,
+        space,
+        test,
+        n_t=args.n_t,
+        estimator=estimator,
+        batch_size=batch_size,
+        generator=torch.Generator().manual_seed(args.seed + 1),
+    )
+    return rep, e
+
+
+def timed_samples(
+    net: nn.Module, space: CTMCSpace, n: int, steps: int, generator: torch.Generator
+) -> tuple[Tensor, float]:
+    """n ancestral samples (n, L) in ``steps`` steps and the wall seconds they took."""
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        xs = sample_ancestral(net, space, n, steps=steps, generator=generator).x
+    return xs, time.perf_counter() - t0
+
+
+def write_discrete_results(
+    name: str,
+    res: dict,
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    t0: float,
+    markdown: Callable[[dict], str],
+    texts: Mapping[str, str] | None = None,
+) -> dict:
+    """Write ``<name>[_quick].json`` / ``.md`` (and texts), print the Markdown; return the doc."""
+    stem = f"{name}_quick" if args.quick else name
+    meta = make_meta(name, seeds=[args.seed], wall_s=round(time.perf_counter() - t0, 1), argv=argv)
+    texts = {f"{stem}{suffix}": body for suffix, body in (texts or {}).items()}
+    doc = write_results(stem, res, meta, out_dir=args.out_dir, markdown=markdown, texts=texts)
+    print(markdown(doc))
+    return doc
