@@ -29,8 +29,8 @@ from benchmarks.discrete_baselines import (
     site_frequencies,
 )
 from discrete_fm import CTMCSpace, elbo, sample_ancestral
+from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.data.sequences import load_msa
-from manifold_fm.nn.transformer import SequenceTransformer
 
 #: README figures (train -> test): independent-site bits/position, pair r ceiling
 README = {"DHFR": (2.354, 0.850), "RF00162": (1.024, 0.937)}

@@ -28,8 +28,8 @@ from benchmarks.discrete_baselines import (
     sample_entropy_bits,
 )
 from discrete_fm import CTMCSpace, elbo, sample_ancestral
+from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.data.text import load_text
-from manifold_fm.nn.transformer import SequenceTransformer
 
 #: interpolated Witten-Bell n-gram BPC from shared/data/text/README.md (val / test)
 README_NGRAM_BPC = {

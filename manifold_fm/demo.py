@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 from manifold_fm import Sphere
+from manifold_fm.cli.registry import MODELS
 from manifold_fm.data.synthetic import VMFMixture
 from manifold_fm.likelihood import log_prob
 from manifold_fm.metrics import mmd2
-from manifold_fm.nn import TangentModel, TimeMLP
 from manifold_fm.solvers import sample
 from manifold_fm.train import TrainConfig, Trainer
 
@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> dict:
     train = target.sample(20_000, generator=gen).float()
     test = target.sample(args.n_eval, generator=gen).float()
 
-    model = TangentModel(space, TimeMLP.for_space(space, hidden=128, depth=3))
+    model_section = {"kind": "mlp", "hidden": 128, "depth": 3}
+    model = MODELS.build(model_section, space)
     cfg = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -106,7 +107,14 @@ def main(argv: list[str] | None = None) -> dict:
         log_every=100,
         progress=not args.no_progress,
     )
-    trainer = Trainer(space, model, train, cfg)
+    # the run config in the checkpoint lets `mfm sample demo_out/ckpt.pt` rebuild the model
+    run = {
+        "space": {"kind": "sphere", "d": 2},
+        "model": model_section,
+        "data": {"kind": "demo", "n": 20_000, "seed": args.seed},
+        "train": cfg.to_dict(),
+    }
+    trainer = Trainer(space, model, train, cfg, meta={"run": run})
     fit = trainer.fit()
     ema = trainer.ema_model
 

@@ -13,7 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "DataFile", "data_root", "require_file", "sha256_of"]
+import torch
+from torch import Tensor
+
+__all__ = ["ENV_VAR", "DataFile", "data_root", "load_tensor_file", "require_file", "sha256_of"]
 
 ENV_VAR = "MFM_DATA"
 _VERIFIED: set[tuple[str, str]] = set()
@@ -75,3 +78,26 @@ def require_file(
             )
         _VERIFIED.add(key)
     return path
+
+
+def load_tensor_file(
+    spec: DataFile, root: str | os.PathLike | None = None
+) -> Tensor | dict[str, Tensor]:
+    """Read a ``.pt`` data file holding a Tensor or a dict of tensors with an ``'x1'`` key.
+
+    The file is found and checksum-verified with :func:`require_file` and read with
+    ``weights_only=True`` (no pickled code runs). ValueError when it holds anything else
+    or cannot be read as a torch file.
+    """
+    file = require_file(spec, root=root)
+    try:
+        obj = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for files it cannot read
+        raise ValueError(f"data file {str(file)!r} is not a readable torch .pt file") from err
+    if isinstance(obj, Tensor) or (
+        isinstance(obj, dict) and "x1" in obj and all(isinstance(v, Tensor) for v in obj.values())
+    ):
+        return obj
+    raise ValueError(
+        f"{file}: expected a Tensor or a dict of tensors with 'x1', got {type(obj).__name__}"
+    )
