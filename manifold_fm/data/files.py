@@ -24,12 +24,19 @@ _VERIFIED: set[tuple[str, str]] = set()
 
 @dataclass(frozen=True)
 class DataFile:
-    """A data file: ``relpath`` under the data root, its source ``url`` and ``sha256``."""
+    """A data file: ``relpath`` under the data root, its source ``url`` and ``sha256``.
+
+    ``url`` is a direct link to the file's bytes (a raw-file URL pinned to a commit), so
+    downloading it reproduces ``sha256``. A file derived from a download by a documented
+    recipe names the downloaded file's checksum in ``source_sha256`` (``sha256`` is then
+    the checksum of the derived file).
+    """
 
     relpath: str
     url: str
     sha256: str | None = None
     description: str = ""
+    source_sha256: str | None = None
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -66,7 +73,8 @@ def require_file(
     if not path.is_file():
         raise FileNotFoundError(
             f"missing data file {spec.relpath!r}: expected at {str(path)!r}; "
-            f"obtain it from {spec.url}" + (f" ({spec.description})" if spec.description else "")
+            f"{'derive it from' if spec.source_sha256 else 'obtain it from'} {spec.url}"
+            + (f" ({spec.description})" if spec.description else "")
         )
     key = (str(path.resolve()), spec.sha256 or "")
     if verify and spec.sha256 and key not in _VERIFIED:
