@@ -76,13 +76,17 @@ def _plot(path: Path, data: torch.Tensor, samples: torch.Tensor, title: str) -> 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; returns the printed figures as a dict (also written as JSON)."""
-    ap = argparse.ArgumentParser(prog="mfm demo", description="Train and evaluate on S^2.")
+    ap = argparse.ArgumentParser(
+        prog="mfm demo",
+        description="Train and evaluate on S^2.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     ap.add_argument("--steps", type=int, default=6000, help="training steps")
-    ap.add_argument("--batch-size", type=int, default=512)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=512, help="examples per step")
+    ap.add_argument("--seed", type=int, default=0, help="seed of data, model and sampler")
     ap.add_argument("--n-eval", type=int, default=2000, help="samples / test points evaluated")
     ap.add_argument("--out", default="demo_out", help="output folder (PNG, JSON, checkpoint)")
-    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()

@@ -17,69 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from manifold_fm.cli.options import CLIError, Parser, count, finite, sampling_methods, seed
+
 __all__ = ["CLIError", "build_parser", "main"]
-
-
-class CLIError(ValueError):
-    """A command-line option or checkpoint that ``mfm`` cannot use."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`CLIError` instead of printing usage and exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise CLIError(f"{message} (see {self.prog} -h)")
-
-
-def _count(text: str) -> int:
-    """argparse type: a whole number >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
-    return value
-
-
-def _finite(text: str) -> float:
-    """argparse type: a finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
-
-
-def sampling_methods() -> list[str]:
-    """Names ``--method`` accepts: the geometric fixed-step table of
-    :mod:`manifold_fm.solvers`, then torchdiffeq's adaptive Runge-Kutta methods."""
-    from torchdiffeq._impl.odeint import SOLVERS
-    from torchdiffeq._impl.rk_common import RKAdaptiveStepsizeODESolver
-
-    from manifold_fm.solvers import FIXED_STEP_METHODS
-
-    adaptive = sorted(k for k, v in SOLVERS.items() if issubclass(v, RKAdaptiveStepsizeODESolver))
-    return [*FIXED_STEP_METHODS, *adaptive]
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -173,13 +118,24 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     from manifold_fm.cli.registry import MODELS, SPACES
     from manifold_fm.solvers import sample
+    from manifold_fm.spaces.base import ManifoldSpace
     from manifold_fm.train.checkpoint import save_checkpoint
     from manifold_fm.train.distributed import resolve_device
 
     state, run = read_run_checkpoint(args.ckpt)
     _check_cond_options(args, run, MODELS.conditions(run["model"]))
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+    except ValueError:
+        raise CLIError(
+            f"--device {args.device!r} is not available here (use auto, cpu or cuda[:k])"
+        ) from None
     space = SPACES.build(run["space"])
+    if args.method != "euler" and not isinstance(space, ManifoldSpace):
+        raise CLIError(
+            f"--method {args.method}: the checkpoint's space {space!r} is not a Riemannian "
+            "manifold; only --method euler integrates it"
+        )
     model = MODELS.build(run["model"], space)
     model.load_state_dict(state["ema"])
     model.to(device).eval()
@@ -229,8 +185,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``mfm`` (``-h`` on each command shows every default)."""
     fmt = argparse.ArgumentDefaultsHelpFormatter
-    p = _Parser(prog="mfm", description="manifold-fm: flow matching anywhere", formatter_class=fmt)
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p = Parser(prog="mfm", description="manifold-fm: flow matching anywhere", formatter_class=fmt)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     t = sub.add_parser("train", help="train from a TOML config", formatter_class=fmt)
     t.add_argument("config", help="TOML file with [space], [model], [data], [train]")
@@ -244,8 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="sample from a checkpoint's EMA model", formatter_class=fmt)
     s.add_argument("ckpt", help="checkpoint written by `mfm train` or `mfm demo`")
-    s.add_argument("--n", type=_count, default=1000, help="number of samples")
-    s.add_argument("--steps", type=_count, default=100, help="solver steps")
+    s.add_argument("--n", type=count, default=1000, help="number of samples")
+    s.add_argument("--steps", type=count, default=100, help="solver steps")
     methods = sampling_methods()
     s.add_argument(
         "--method", default="euler", choices=methods, help=f"solver: {', '.join(methods)}"
@@ -259,11 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--guidance-scale",
-        type=_finite,
+        type=finite,
         default=None,
         help="classifier-free guidance scale w (needs --cond; model trained with cond_dropout)",
     )
-    s.add_argument("--seed", type=_seed, default=0, help="seed of the sampler's generator")
+    s.add_argument("--seed", type=seed, default=0, help="seed of the sampler's generator")
     s.add_argument("--device", default="auto", help="'auto' (CUDA when present) or a torch device")
     s.set_defaults(func=_cmd_sample)
 

@@ -35,6 +35,7 @@ def text8_normalise(text: str) -> str:
         text = text.replace(str(i), f" {word} ")
     return re.sub(r"[^a-z]+", " ", text)
 
+
 #: name -> (file, [train_end, val_end]) with the split boundaries of the data README
 TEXT_FILES: dict[str, tuple[DataFile, tuple[int, int]]] = {
     "tinyshakespeare": (

@@ -132,3 +132,30 @@ def test_the_demo_checkpoint_samples_with_mfm_sample(capsys, tmp_path):
     assert main(argv) == 0, capsys.readouterr().err
     x = torch.load(samples, weights_only=True)["x"]
     assert x.shape == (7, 3) and torch.allclose(x.norm(dim=-1), torch.ones(7), atol=1e-5)
+
+
+def test_library_errors_are_reworded_as_options(capsys, unconditional):
+    err = _error(capsys, ["sample", str(unconditional), "--device", "cuda:7"])
+    assert "--device 'cuda:7'" in err and "TrainConfig" not in err
+    err = _error(capsys, ["sample", str(unconditional), "--device", "nonsense"])
+    assert "--device 'nonsense'" in err
+
+
+def test_a_fixed_step_method_on_a_token_space_is_refused_in_option_terms(capsys, tmp_path):
+    pytest.importorskip("discrete_fm")
+    from manifold_fm.train import save_checkpoint
+
+    run = {
+        "space": {"kind": "ctmc", "vocab_size": 5, "length": 4},
+        "model": {"kind": "transformer", "dim": 8, "depth": 1, "heads": 2},
+        "data": {"kind": "text"},
+        "train": {},
+    }
+    from manifold_fm.cli.registry import MODELS, SPACES
+
+    model = MODELS.build(run["model"], SPACES.build(run["space"]))
+    save_checkpoint({"step": 1, "ema": model.state_dict(), "meta": {"run": run}}, tmp_path / "c.pt")
+    err = _error(capsys, ["sample", str(tmp_path / "c.pt"), "--method", "rk4"])
+    assert "--method rk4" in err and "--method euler" in err
+    assert main(["sample", str(tmp_path / "c.pt"), "--n", "3", "--steps", "2",
+                 "--out", str(tmp_path / "s.pt")]) == 0  # fmt: skip
