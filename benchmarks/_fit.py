@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
+from manifold_fm.cli.registry import MODELS
 from manifold_fm.spaces.base import ManifoldSpace
 from manifold_fm.spaces.torus import FlatTorus
 from manifold_fm.train import TrainConfig, Trainer
-from manifold_fm.train.registry import MODELS
 
 __all__ = ["FitConfig", "FitResult", "fit_flow", "make_model"]
 

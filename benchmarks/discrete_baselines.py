@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from manifold_fm.nn.transformer import SequenceTransformer
+from discrete_fm.transformer import SequenceTransformer
 
 __all__ = [
     "ARModel",

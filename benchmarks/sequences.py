@@ -30,8 +30,8 @@ from benchmarks._discrete_run import (
 )
 from benchmarks.discrete_baselines import connected_correlations, pearson, site_frequencies
 from discrete_fm import CTMCSpace
+from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.data.sequences import load_msa
-from manifold_fm.nn.transformer import SequenceTransformer
 
 #: README figures (train -> test): independent-site bits/position, pair r ceiling
 README = {"DHFR": (2.354, 0.850), "RF00162": (1.024, 0.937)}

@@ -15,7 +15,7 @@ from torch import nn
 
 from benchmarks.timing import speed_row, time_blocks
 from discrete_fm import CTMCSpace
-from manifold_fm.nn.transformer import SequenceTransformer
+from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.solvers import sample
 
 __all__ = ["rows"]

@@ -28,8 +28,8 @@ from benchmarks._discrete_run import (
 )
 from benchmarks.discrete_baselines import ARModel, fit_ar, ngram_js_bits, sample_entropy_bits
 from discrete_fm import CTMCSpace
+from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.data.text import load_text
-from manifold_fm.nn.transformer import SequenceTransformer
 
 #: interpolated Witten-Bell n-gram BPC from shared/data/text/README.md (val / test)
 README_NGRAM_BPC = {

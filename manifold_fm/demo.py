@@ -25,10 +25,10 @@ from pathlib import Path
 import torch
 
 from manifold_fm import Sphere
+from manifold_fm.cli.registry import MODELS
 from manifold_fm.data.synthetic import VMFMixture
 from manifold_fm.likelihood import log_prob
 from manifold_fm.metrics import mmd2
-from manifold_fm.nn import TangentModel, TimeMLP
 from manifold_fm.solvers import sample
 from manifold_fm.train import TrainConfig, Trainer
 
@@ -76,13 +76,17 @@ def _plot(path: Path, data: torch.Tensor, samples: torch.Tensor, title: str) -> 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the demo; returns the printed figures as a dict (also written as JSON)."""
-    ap = argparse.ArgumentParser(prog="mfm demo", description="Train and evaluate on S^2.")
+    ap = argparse.ArgumentParser(
+        prog="mfm demo",
+        description="Train and evaluate on S^2.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     ap.add_argument("--steps", type=int, default=6000, help="training steps")
-    ap.add_argument("--batch-size", type=int, default=512)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--batch-size", type=int, default=512, help="examples per step")
+    ap.add_argument("--seed", type=int, default=0, help="seed of data, model and sampler")
     ap.add_argument("--n-eval", type=int, default=2000, help="samples / test points evaluated")
     ap.add_argument("--out", default="demo_out", help="output folder (PNG, JSON, checkpoint)")
-    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = ap.parse_args(argv)
 
     t_start = time.perf_counter()
@@ -93,7 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
     train = target.sample(20_000, generator=gen).float()
     test = target.sample(args.n_eval, generator=gen).float()
 
-    model = TangentModel(space, TimeMLP.for_space(space, hidden=128, depth=3))
+    model_section = {"kind": "mlp", "hidden": 128, "depth": 3}
+    model = MODELS.build(model_section, space)
     cfg = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -106,7 +111,14 @@ def main(argv: list[str] | None = None) -> dict:
         log_every=100,
         progress=not args.no_progress,
     )
-    trainer = Trainer(space, model, train, cfg)
+    # the run config in the checkpoint lets `mfm sample demo_out/ckpt.pt` rebuild the model
+    run = {
+        "space": {"kind": "sphere", "d": 2},
+        "model": model_section,
+        "data": {"kind": "demo", "n": 20_000, "seed": args.seed},
+        "train": cfg.to_dict(),
+    }
+    trainer = Trainer(space, model, train, cfg, meta={"run": run})
     fit = trainer.fit()
     ema = trainer.ema_model
 

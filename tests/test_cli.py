@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from manifold_fm.cli import main
-from manifold_fm.train import load_checkpoint, load_run_config
+from manifold_fm.cli.run_config import load_run_config
+from manifold_fm.train import load_checkpoint
 
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
@@ -95,8 +96,7 @@ def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
     "path", sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.toml"))
 )
 def test_every_shipped_config_loads_and_builds(path):
-    from manifold_fm.train.config import load_run_config
-    from manifold_fm.train.registry import MODELS, SPACES
+    from manifold_fm.cli.registry import MODELS, SPACES
 
     run = load_run_config(path)
     space = SPACES.build(run.space)

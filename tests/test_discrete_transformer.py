@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from discrete_fm import CTMCSpace
-from manifold_fm.nn.transformer import SequenceTransformer
+from discrete_fm.transformer import SequenceTransformer
 
 
 def test_causal_mode_never_sees_the_future():

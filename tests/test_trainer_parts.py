@@ -13,19 +13,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from manifold_fm.cli.registry import DATASETS, MODELS, SPACES
+from manifold_fm.cli.run_config import apply_override, load_run_config, parse_value
 from manifold_fm.train import (
     EMA,
     EpochSampler,
     TrainConfig,
     collate_batch,
     load_checkpoint,
-    load_run_config,
     remove_stale_temps,
     save_checkpoint,
 )
-from manifold_fm.train.config import apply_override, parse_value
 from manifold_fm.train.lr import lr_factor
-from manifold_fm.train.registry import DATASETS, MODELS, SPACES
 from manifold_fm.train.timesampling import make_time_sampler
 
 torch.set_num_threads(1)

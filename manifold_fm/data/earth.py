@@ -18,7 +18,10 @@ from manifold_fm.data.files import DataFile, require_file
 
 __all__ = ["EARTH_DATASETS", "EARTH_FILES", "latlon_to_xyz", "load_earth", "load_earth_latlon"]
 
-_URL = "https://github.com/oxcsml/riemannian-score-sde/raw/b35b739/data/"
+_URL = (
+    "https://raw.githubusercontent.com/oxcsml/riemannian-score-sde/"
+    "b35b739464ca8264e418e400301f5f45cb7a16b3/data/"
+)
 
 #: benchmark name -> data file (sha256 from earth/SHA256SUMS)
 EARTH_FILES: dict[str, DataFile] = {

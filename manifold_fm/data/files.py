@@ -13,7 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["ENV_VAR", "DataFile", "data_root", "require_file", "sha256_of"]
+import torch
+from torch import Tensor
+
+__all__ = ["ENV_VAR", "DataFile", "data_root", "load_tensor_file", "require_file", "sha256_of"]
 
 ENV_VAR = "MFM_DATA"
 _VERIFIED: set[tuple[str, str]] = set()
@@ -21,12 +24,19 @@ _VERIFIED: set[tuple[str, str]] = set()
 
 @dataclass(frozen=True)
 class DataFile:
-    """A data file: ``relpath`` under the data root, its source ``url`` and ``sha256``."""
+    """A data file: ``relpath`` under the data root, its source ``url`` and ``sha256``.
+
+    ``url`` is a direct link to the file's bytes (a raw-file URL pinned to a commit), so
+    downloading it reproduces ``sha256``. A file derived from a download by a documented
+    recipe names the downloaded file's checksum in ``source_sha256`` (``sha256`` is then
+    the checksum of the derived file).
+    """
 
     relpath: str
     url: str
     sha256: str | None = None
     description: str = ""
+    source_sha256: str | None = None
 
 
 def data_root(root: str | os.PathLike | None = None) -> Path:
@@ -63,7 +73,8 @@ def require_file(
     if not path.is_file():
         raise FileNotFoundError(
             f"missing data file {spec.relpath!r}: expected at {str(path)!r}; "
-            f"obtain it from {spec.url}" + (f" ({spec.description})" if spec.description else "")
+            f"{'derive it from' if spec.source_sha256 else 'obtain it from'} {spec.url}"
+            + (f" ({spec.description})" if spec.description else "")
         )
     key = (str(path.resolve()), spec.sha256 or "")
     if verify and spec.sha256 and key not in _VERIFIED:
@@ -75,3 +86,26 @@ def require_file(
             )
         _VERIFIED.add(key)
     return path
+
+
+def load_tensor_file(
+    spec: DataFile, root: str | os.PathLike | None = None
+) -> Tensor | dict[str, Tensor]:
+    """Read a ``.pt`` data file holding a Tensor or a dict of tensors with an ``'x1'`` key.
+
+    The file is found and checksum-verified with :func:`require_file` and read with
+    ``weights_only=True`` (no pickled code runs). ValueError when it holds anything else
+    or cannot be read as a torch file.
+    """
+    file = require_file(spec, root=root)
+    try:
+        obj = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises several types for files it cannot read
+        raise ValueError(f"data file {str(file)!r} is not a readable torch .pt file") from err
+    if isinstance(obj, Tensor) or (
+        isinstance(obj, dict) and "x1" in obj and all(isinstance(v, Tensor) for v in obj.values())
+    ):
+        return obj
+    raise ValueError(
+        f"{file}: expected a Tensor or a dict of tensors with 'x1', got {type(obj).__name__}"
+    )

@@ -18,7 +18,10 @@ from manifold_fm.data.files import DataFile, require_file
 
 __all__ = ["MSA", "MSA_FILES", "load_msa"]
 
-_PLMC = "https://github.com/debbiemarkslab/plmc/blob/18c9e55e3bd2/example/"
+_PLMC = (
+    "https://raw.githubusercontent.com/debbiemarkslab/plmc/"
+    "18c9e55e3bd2f14f4968be19a807b401996c929a/example/"
+)
 
 #: name -> (file, alphabet, {extra char: mapped char})
 MSA_FILES: dict[str, tuple[DataFile, str, dict[str, str]]] = {

@@ -29,6 +29,7 @@ __all__ = [
     "default_s2_mixture",
     "default_so3_mixture",
     "default_t2_mixture",
+    "random_vmf_mixture_data",
 ]
 
 TWO_PI = 2 * math.pi
@@ -201,6 +202,24 @@ def default_s2_mixture() -> VMFMixture:
     """The S^2 ground truth of the synthetic benchmark and the demo: 4 vMFs, kappa 8..40."""
     mus = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.3], [-0.5, -0.5, 0.7], [0.2, -0.3, -1.0]]
     return VMFMixture(mus, [40.0, 15.0, 8.0, 25.0], [0.3, 0.3, 0.2, 0.2])
+
+
+def random_vmf_mixture_data(
+    n: int, k: int, kappa: float, seed: int = 0
+) -> tuple[Tensor, Tensor, VMFMixture]:
+    """Draw ``n`` labelled points from an equal mixture of ``k`` vMFs on S^2.
+
+    Means are ``k`` random directions (N(0, I_3), normalised), every kappa the same; all
+    draws use one generator seeded with ``seed``. Returns ``(x (n, 3) float64 unit
+    vectors, label (n,) long component index, the mixture)``.
+    """
+    if n < 1 or k < 1 or not kappa > 0:
+        raise ValueError(f"vMF mixture data needs n >= 1, k >= 1, kappa > 0; got {n}, {k}, {kappa}")
+    gen = torch.Generator().manual_seed(seed)
+    mus = torch.randn(k, 3, generator=gen, dtype=torch.float64)
+    mix = VMFMixture(mus, torch.full((k,), float(kappa), dtype=torch.float64))
+    labels = torch.randint(0, k, (n,), generator=gen)
+    return mix.sample_components(labels, gen), labels, mix
 
 
 def default_t2_mixture() -> WrappedNormalMixture:

@@ -9,6 +9,7 @@ character vocabulary and the contiguous 90/5/5 train/val/test split of the data 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import torch
@@ -16,9 +17,24 @@ from torch import Tensor
 
 from manifold_fm.data.files import DataFile, require_file
 
-__all__ = ["TEXT_FILES", "CharCorpus", "load_text"]
+__all__ = ["TEXT_FILES", "CharCorpus", "load_text", "text8_normalise"]
 
-_CHAR_RNN = "https://github.com/karpathy/char-rnn/blob/6f9487a6fe5b/data/tinyshakespeare/input.txt"
+_CHAR_RNN = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/"
+    "6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e/data/tinyshakespeare/input.txt"
+)
+_SHAKESPEARE_SHA256 = "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+_DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+def text8_normalise(text: str) -> str:
+    """text8-style normalisation: lowercase, each digit spelled out as `` word ``, every
+    run of characters outside a-z replaced by one space (27 symbols: a-z and space)."""
+    text = text.lower()
+    for i, word in enumerate(_DIGITS):
+        text = text.replace(str(i), f" {word} ")
+    return re.sub(r"[^a-z]+", " ", text)
+
 
 #: name -> (file, [train_end, val_end]) with the split boundaries of the data README
 TEXT_FILES: dict[str, tuple[DataFile, tuple[int, int]]] = {
@@ -26,7 +42,7 @@ TEXT_FILES: dict[str, tuple[DataFile, tuple[int, int]]] = {
         DataFile(
             "text/tinyshakespeare.txt",
             _CHAR_RNN,
-            "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+            _SHAKESPEARE_SHA256,
             "karpathy/char-rnn data/tinyshakespeare/input.txt",
         ),
         (1003854, 1059624),
@@ -36,8 +52,9 @@ TEXT_FILES: dict[str, tuple[DataFile, tuple[int, int]]] = {
             "text/tinyshakespeare_text8style.txt",
             _CHAR_RNN,
             "53fd56c9ce20e35ef5fff4620af9630aee69b989a7fe9bf8790c8e43a93ba96c",
-            "derived from tinyshakespeare.txt: lowercase, digits spelled out, "
-            "re.sub('[^a-z]+', ' ', s) (see shared/data/text/README.md)",
+            "derived from tinyshakespeare.txt by text8_normalise: lowercase, digits "
+            "spelled out, re.sub('[^a-z]+', ' ', s) (see shared/data/text/README.md)",
+            source_sha256=_SHAKESPEARE_SHA256,
         ),
         (953768, 1006755),
     ),

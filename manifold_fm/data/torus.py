@@ -26,7 +26,10 @@ __all__ = [
     "load_rna",
 ]
 
-_FFF = "https://github.com/vislearn/FFF/raw/02db8ec/fff/data/raw_data/torus/"
+_FFF = (
+    "https://raw.githubusercontent.com/vislearn/FFF/"
+    "02db8ec7e1a8cf87bd311893e1a24f4b0eb646d8/fff/data/raw_data/torus/"
+)
 
 RNA_FILE = DataFile(
     "torus/rna.tsv",

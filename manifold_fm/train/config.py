@@ -1,38 +1,37 @@
-"""Training configuration: dataclasses that map one-to-one onto TOML files.
+"""Training configuration: the dataclass behind a TOML ``[train]`` section.
 
-``TrainConfig`` holds every knob of :class:`manifold_fm.train.Trainer`. ``RunConfig`` adds
-the three registry-named sections a command-line run needs (``[space]``, ``[model]``,
-``[data]``, each with a ``kind`` and that builder's keyword arguments) plus ``[train]``.
-An unknown or mistyped key is a ``ValueError`` naming the key and the closest valid one
-(difflib), so ``lr_shedule = "cosine"`` fails loudly instead of being ignored.
+``TrainConfig`` holds every knob of :class:`manifold_fm.train.Trainer`. An unknown or
+mistyped key is a ``ValueError`` naming the key and the closest valid one, so
+``lr_shedule = "cosine"`` fails loudly instead of being ignored; a value of the wrong type
+(``progress = "false"``, ``steps = 2.5``) is a ``TypeError`` naming key and value. The
+choice-valued settings are checked against the tables of their implementations
+(:data:`~manifold_fm.train.lr.LR_SCHEDULES`, :data:`~manifold_fm.train.timesampling.TIME_SAMPLERS`,
+:data:`~manifold_fm.couplings.COUPLINGS`). The run-level sections ``[space]``, ``[model]``,
+``[data]`` belong to the ``mfm`` command (:mod:`manifold_fm.cli.run_config`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, fields
 from typing import Any
 
-try:  # Python >= 3.11
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+from manifold_fm.couplings import COUPLINGS
+from manifold_fm.keyword_check import check_keys, check_types, closest, type_hints
+from manifold_fm.train.lr import LR_SCHEDULES
+from manifold_fm.train.timesampling import TIME_SAMPLERS
 
-__all__ = [
-    "RunConfig",
-    "TrainConfig",
-    "apply_override",
-    "check_keys",
-    "load_run_config",
-    "parse_value",
-]
+__all__ = ["AMP_MODES", "TRAIN_CHOICES", "TrainConfig"]
 
-_CHOICES = {
-    "lr_schedule": ("cosine", "constant"),
-    "time_sampling": ("uniform", "logit_normal", "stratified"),
-    "amp": ("auto", "bf16", "off"),
+#: mixed-precision modes of the Trainer's forward pass
+AMP_MODES = ("auto", "bf16", "off")
+
+#: setting -> its allowed values, each list taken from the code that implements it
+TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
+    "lr_schedule": tuple(LR_SCHEDULES),
+    "time_sampling": tuple(TIME_SAMPLERS),
+    "coupling": tuple(COUPLINGS),
+    "amp": AMP_MODES,
 }
 
 
@@ -112,115 +111,23 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.logit_normal_std must be > 0, got {self.logit_normal_std!r}"
             )
-        for name, allowed in _CHOICES.items():
+        for name, allowed in TRAIN_CHOICES.items():
             v = getattr(self, name)
-            if v not in allowed:
-                close = difflib.get_close_matches(str(v), allowed, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+            if v not in allowed and not callable(v):  # a coupling may be passed as a function
+                near = closest(str(v), allowed, cutoff=0.6)
+                hint = f" (did you mean {near!r}?)" if near else ""
                 raise ValueError(
                     f"TrainConfig.{name} must be one of {list(allowed)}, got {v!r}{hint}"
                 )
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "[train]") -> TrainConfig:
-        """Build from a dict, rejecting unknown keys with the closest valid key named."""
+        """Build from a dict, rejecting unknown keys (closest valid key named) and values
+        whose type does not match the field's annotation."""
         check_keys(d, [f.name for f in fields(cls)], where)
+        check_types(d, type_hints(cls), where)
         return cls(**d)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (safe for TOML, JSON and ``torch.load(weights_only=True)``)."""
         return dataclasses.asdict(self)
-
-
-def check_keys(d: dict[str, Any], valid: list[str], where: str) -> None:
-    """Raise ValueError for the first key of ``d`` not in ``valid``, naming the closest."""
-    for key in d:
-        if key not in valid:
-            close = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(
-                f"unknown key {key!r} in {where}{hint} (valid keys: {', '.join(sorted(valid))})"
-            )
-
-
-@dataclass
-class RunConfig:
-    """A full run: which space, model and data (by registry name) and how to train.
-
-    TOML layout::
-
-        [space]  kind = "sphere"  d = 2
-        [model]  kind = "mlp"     hidden = 256
-        [data]   kind = "vmf_mixture"  n = 20000
-        [train]  steps = 2000 ...
-
-    ``space``, ``model`` and ``data`` keep their ``kind`` plus builder keywords (checked
-    against the builder's signature by :mod:`manifold_fm.train.registry`).
-    """
-
-    space: dict[str, Any]
-    model: dict[str, Any]
-    data: dict[str, Any]
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any], where: str = "config") -> RunConfig:
-        """Build from a parsed TOML dict; unknown sections/keys raise ValueError."""
-        check_keys(d, ["space", "model", "data", "train"], where)
-        sections = {}
-        for name in ("space", "model", "data"):
-            sec = d.get(name)
-            if not isinstance(sec, dict) or "kind" not in sec:
-                raise ValueError(f"{where}: section [{name}] with a 'kind' key is required")
-            sections[name] = dict(sec)
-        train = TrainConfig.from_dict(dict(d.get("train", {})), f"{where} [train]")
-        return cls(train=train, **sections)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python dict with the four sections."""
-        return {
-            "space": dict(self.space),
-            "model": dict(self.model),
-            "data": dict(self.data),
-            "train": self.train.to_dict(),
-        }
-
-
-def parse_value(text: str) -> Any:
-    """Parse a command-line value as a TOML value (``3``, ``1e-3``, ``true``, ``"a"``).
-
-    Bare words that are not TOML (``cosine``) are taken as strings.
-    """
-    try:
-        return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
-        return text
-
-
-def apply_override(d: dict[str, Any], assignment: str) -> None:
-    """Apply ``section.key=value`` (e.g. ``train.lr=3e-4``) to a parsed TOML dict in place."""
-    if "=" not in assignment:
-        raise ValueError(f"--set expects section.key=value, got {assignment!r}")
-    path, value = assignment.split("=", 1)
-    keys = path.strip().split(".")
-    if len(keys) != 2 or not all(keys):
-        raise ValueError(
-            f"--set expects section.key=value with one dot (e.g. train.lr=3e-4), got {path!r}"
-        )
-    section, key = keys
-    check_keys({section: None}, ["space", "model", "data", "train"], "--set")
-    d.setdefault(section, {})[key] = parse_value(value.strip())
-
-
-def load_run_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Read a TOML run config, apply ``section.key=value`` overrides, validate it."""
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"config file {str(p)!r} does not exist")
-    try:
-        d = tomllib.loads(p.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"config file {str(p)!r} is not valid TOML: {err}") from err
-    for a in overrides:
-        apply_override(d, a)
-    return RunConfig.from_dict(d, where=str(p))

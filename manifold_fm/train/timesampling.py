@@ -1,10 +1,12 @@
-"""Training-time distributions on [0, 1]: uniform and logit-normal.
+"""Training-time distributions on [0, 1]: uniform, logit-normal and stratified.
 
 * uniform:      t ~ U[0, 1)
 * logit_normal: t = sigmoid(z), z ~ N(m, s^2)  (Esser et al. 2024; puts more weight on
   mid-path times)
+* stratified:   t_i = (u + i / n) mod 1, one u ~ U[0, 1) per batch
 
 Each sampler draws ``n`` times with the given generator on its device, shape ``(n,)``.
+:data:`TIME_SAMPLERS` is the one table of names (config validation and the CLI read it).
 """
 
 from __future__ import annotations
@@ -72,11 +74,10 @@ TIME_SAMPLERS = {
 def make_time_sampler(
     kind: str, mean: float = 0.0, std: float = 1.0
 ) -> UniformTime | LogitNormalTime | StratifiedTime:
-    """Build the sampler named ``kind`` ('uniform', 'logit_normal' or 'stratified')."""
-    if kind == "uniform":
-        return UniformTime()
+    """Build the sampler named ``kind`` (a key of :data:`TIME_SAMPLERS`); ``mean`` and
+    ``std`` are the logit-normal's m and s."""
+    if kind not in TIME_SAMPLERS:
+        raise ValueError(f"unknown time_sampling {kind!r}; choose one of {list(TIME_SAMPLERS)}")
     if kind == "logit_normal":
         return LogitNormalTime(mean, std)
-    if kind == "stratified":
-        return StratifiedTime()
-    raise ValueError(f"unknown time_sampling {kind!r}; choose one of {sorted(TIME_SAMPLERS)}")
+    return TIME_SAMPLERS[kind]()

@@ -1,22 +1,27 @@
 """A small pre-LN transformer over token sequences, with optional time conditioning.
 
-Why this file exists: discrete flow matching (``discrete_fm.CTMCSpace``) needs a denoiser
-that maps tokens x_t (n, L) and times t (n,) to logits (n, L, V); the autoregressive
-baseline of the text and sequence benchmarks uses the *same* network with ``causal=True``,
-so the comparison is architecture-matched.
+Why this file exists: discrete flow matching (:class:`discrete_fm.CTMCSpace`) needs a
+denoiser that maps tokens x_t (n, L) and times t (n,) to logits (n, L, V); the
+autoregressive baseline of the text and sequence benchmarks uses the *same* network with
+``causal=True``, so the comparison is architecture-matched.
 
 Embeddings use the GPT-style N(0, 0.02) init for tokens and positions: with PyTorch's
 default N(0, 1) token init a bidirectional denoiser sees an almost position-free bag of
-tokens and stalls at the unigram level (discrete recipe, trap 14).
+tokens and stalls at the unigram level.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from manifold_fm.nn.mlp import sinusoidal_embedding
+
+if TYPE_CHECKING:
+    from discrete_fm.space import CTMCSpace
 
 __all__ = ["SequenceTransformer"]
 
@@ -95,8 +100,8 @@ class SequenceTransformer(nn.Module):
         self.head = nn.Linear(dim, out_vocab)
 
     @classmethod
-    def for_space(cls, space, **kwargs) -> SequenceTransformer:
-        """Size the network from a ``discrete_fm.CTMCSpace`` (input V+1 or V, output V)."""
+    def for_space(cls, space: CTMCSpace, **kwargs: Any) -> SequenceTransformer:
+        """Size the network from a :class:`CTMCSpace` (input V+1 or V, output V)."""
         kwargs.setdefault("time_conditioning", space.source != "mask")
         return cls(space.input_vocab_size, space.vocab_size, space.length, **kwargs)
 

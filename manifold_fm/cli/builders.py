@@ -1,0 +1,137 @@
+"""The space, model and data kinds manifold_fm ships, registered by name for TOML runs.
+
+Each builder is a thin, typed adapter from config keywords to a library object; the logic
+lives with the object it builds (spaces in :mod:`manifold_fm.spaces`, networks in
+:mod:`manifold_fm.nn`, loaders in :mod:`manifold_fm.data`). Annotations are the contract
+the registry checks config values against.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from manifold_fm.cli.registry import DATASETS, MODELS, SPACES
+from manifold_fm.spaces.base import ManifoldSpace, Space
+
+__all__: list[str] = []
+
+SPACES.add_lazy("sphere", "manifold_fm.spaces.sphere:Sphere")
+SPACES.add_lazy("torus", "manifold_fm.spaces.torus:FlatTorus")
+SPACES.add_lazy("so3", "manifold_fm.spaces.so3:SO3")
+SPACES.add_lazy("se3", "manifold_fm.spaces.se3:SE3")
+
+
+@SPACES.register("euclidean")
+def _euclidean(
+    shape: int | list[int] = 2, schedule: str | None = None, prior_std: float = 1.0
+) -> Space:
+    """R^shape with an affine Gaussian path (``schedule``) and prior N(0, prior_std^2)."""
+    from manifold_fm.spaces.euclidean import Euclidean
+
+    return Euclidean(shape if isinstance(shape, int) else tuple(shape), schedule, prior_std)
+
+
+def _mlp_conditions(kw: dict) -> tuple[str, ...]:
+    return ("label",) if kw.get("n_classes") else ()
+
+
+@MODELS.register("mlp", conditions=_mlp_conditions)
+def _mlp(
+    space: Space,
+    hidden: int = 256,
+    depth: int = 3,
+    time_dim: int = 32,
+    n_classes: int = 0,
+    tangent: bool | None = None,
+    periodic: bool = False,
+) -> nn.Module:
+    """TimeMLP sized from the space.
+
+    ``tangent`` projects outputs with ``space.proju`` (default: whenever the space is a
+    :class:`ManifoldSpace`; ``true`` on any other space is an error). ``periodic`` feeds
+    angles as (cos, sin) (flat torus: a field continuous across 2 pi). ``n_classes > 0``
+    adds a ``label`` condition (classes 0..n_classes-1).
+    """
+    from manifold_fm.nn import PeriodicInput, TangentModel, TimeMLP
+
+    if tangent and not isinstance(space, ManifoldSpace):
+        raise ValueError(
+            f"[model] kind='mlp': tangent = true needs a manifold space, got {space!r}"
+        )
+    if n_classes < 0:
+        raise ValueError(f"[model] kind='mlp': n_classes must be >= 0, got {n_classes}")
+    net = TimeMLP.for_space(
+        space, hidden=hidden, depth=depth, time_dim=time_dim, n_classes=n_classes or None
+    )
+    if periodic:
+        d = int(space.event_shape[-1])
+        net = PeriodicInput(
+            TimeMLP(2 * d, d, hidden=hidden, depth=depth, time_dim=time_dim,
+                    n_classes=n_classes or None)
+        )  # fmt: skip
+    project = isinstance(space, ManifoldSpace) if tangent is None else tangent
+    return TangentModel(space, net) if project else net
+
+
+@DATASETS.register("vmf_mixture")
+def _vmf_mixture(
+    space: Space, n: int = 20000, k: int = 4, kappa: float = 50.0, seed: int = 0
+) -> dict[str, Tensor]:
+    """Equal mixture of k von Mises-Fisher components on S^2 with random means
+    (:func:`manifold_fm.data.synthetic.random_vmf_mixture_data`).
+
+    Returns ``{"x1": (n, 3) float32, "label": (n,) long}`` (the component index, usable
+    as a condition).
+    """
+    from manifold_fm.data.synthetic import random_vmf_mixture_data
+
+    if tuple(space.event_shape) != (3,):
+        raise ValueError(
+            "[data] kind='vmf_mixture' draws points of S^2 in R^3; use [space] "
+            f"kind='sphere', d=2 (Sphere(2)), got {space!r}"
+        )
+    x, labels, _ = random_vmf_mixture_data(n, k, kappa, seed)
+    x = x.float()
+    space.validate(x)
+    return {"x1": x, "label": labels}
+
+
+@DATASETS.register("demo")
+def _demo(space: Space, n: int = 20000, seed: int = 0) -> Tensor:
+    """The training set of ``mfm demo``: ``n`` draws of its five-vMF target on S^2,
+    float32 (n, 3), from a generator seeded with ``seed``."""
+    from manifold_fm.demo import demo_target
+
+    x = demo_target().sample(n, generator=torch.Generator().manual_seed(seed)).float()
+    space.validate(x)
+    return x
+
+
+@DATASETS.register("earth")
+def _earth(space: Space, name: str = "volcano", root: str | None = None) -> Tensor:
+    """Earth science points on S^2 (volcano, earthquake, flood, fire), float32 (n, 3)."""
+    from manifold_fm.data.earth import load_earth
+
+    return load_earth(name, root).float()
+
+
+@DATASETS.register("rna")
+def _rna(space: Space, root: str | None = None) -> Tensor:
+    """RNA torsion angles on T^7, float32 (n, 7) in [0, 2 pi)."""
+    from manifold_fm.data.torus import load_rna
+
+    return load_rna(root).float()
+
+
+@DATASETS.register("tensor_file")
+def _tensor_file(
+    space: Space, path: str = "", url: str = "", sha256: str | None = None, root: str | None = None
+) -> Tensor | dict[str, Tensor]:
+    """A ``.pt`` file under the data root (``$MFM_DATA``) holding a Tensor or a dict of
+    tensors with ``'x1'`` (:func:`manifold_fm.data.files.load_tensor_file`)."""
+    from manifold_fm.data.files import DataFile, load_tensor_file
+
+    if not path:
+        raise ValueError("[data] kind='tensor_file' needs path = '<file under MFM_DATA>'")
+    return load_tensor_file(DataFile(relpath=path, url=url, sha256=sha256), root=root)

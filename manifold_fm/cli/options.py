@@ -1,0 +1,70 @@
+"""Option types and the parser class of the ``mfm`` command.
+
+argparse types that reject bad numbers with a sentence naming the rule, the list of
+``--method`` names taken from the solver tables, and a parser that raises
+:class:`CLIError` (reported by :func:`manifold_fm.cli.main.main` as one line) instead of
+printing usage and exiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["CLIError", "Parser", "count", "finite", "sampling_methods", "seed"]
+
+
+class CLIError(ValueError):
+    """A command-line option or checkpoint that ``mfm`` cannot use."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that raises :class:`CLIError` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CLIError(f"{message} (see {self.prog} -h)")
+
+
+def count(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def seed(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def finite(text: str) -> float:
+    """argparse type: a finite number."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def sampling_methods() -> list[str]:
+    """Names ``--method`` accepts: the geometric fixed-step table of
+    :mod:`manifold_fm.solvers`, then torchdiffeq's adaptive Runge-Kutta methods."""
+    from torchdiffeq._impl.odeint import SOLVERS
+    from torchdiffeq._impl.rk_common import RKAdaptiveStepsizeODESolver
+
+    from manifold_fm.solvers import FIXED_STEP_METHODS
+
+    adaptive = sorted(k for k, v in SOLVERS.items() if issubclass(v, RKAdaptiveStepsizeODESolver))
+    return [*FIXED_STEP_METHODS, *adaptive]

@@ -1,0 +1,162 @@
+"""Name -> builder tables behind the ``[space]``, ``[model]``, ``[data]`` config sections.
+
+A builder is a function (or class); a section ``{kind = "sphere", d = 2}`` calls the
+builder named ``sphere`` with ``d=2``. Before the call the section's keys are checked
+against the builder's signature (a typo names the closest valid key, ``kind`` included)
+and its values against the builder's annotations
+(:func:`manifold_fm.keyword_check.check_types`).
+
+Kinds come from two places:
+
+* this package: :mod:`manifold_fm.cli.builders` registers the kinds manifold_fm ships;
+* plugins: every entry point of the group ``manifold_fm.plugins`` names a function
+  ``register(spaces, models, datasets)`` that adds kinds to the three registries. Plugins
+  are loaded the first time a name is not found among the kinds already registered (or
+  the full list is asked for), so a run built only from core kinds imports no plugin.
+
+Builders register eagerly (``@SPACES.register("so3")``) or lazily by dotted path
+(``SPACES.add_lazy("so3", "manifold_fm.spaces.so3:SO3")``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from manifold_fm.keyword_check import (
+    ConfigKeyError,
+    check_keys,
+    check_types,
+    closest,
+    type_hints,
+)
+
+__all__ = ["DATASETS", "MODELS", "PLUGIN_GROUP", "SPACES", "PluginError", "Registry"]
+
+#: the entry-point group through which other packages add kinds
+PLUGIN_GROUP = "manifold_fm.plugins"
+
+
+class PluginError(ImportError):
+    """A ``manifold_fm.plugins`` entry point could not be loaded or failed to register."""
+
+
+class Registry:
+    """Builders by name; ``build(section, *args)`` calls one with the section's keys.
+
+    Args:
+        what: the config section this registry serves ('space', 'model', 'data').
+        n_positional: leading builder arguments supplied by the caller, not the section
+            (models and data receive the space).
+    """
+
+    def __init__(self, what: str, n_positional: int) -> None:
+        self.what, self.n_positional = what, n_positional
+        self._items: dict[str, Callable[..., Any] | str] = {}
+        self._conditions: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {}
+
+    def register(
+        self,
+        name: str,
+        conditions: Callable[[dict[str, Any]], tuple[str, ...]] | None = None,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: register ``fn`` under ``name``.
+
+        ``conditions(section_keywords)`` (models only) declares which condition keywords
+        (``model(x, t, label=...)``) the built model takes, so a command line can refuse
+        a condition the model would ignore.
+        """
+
+        def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+            self._items[name] = fn
+            if conditions is not None:
+                self._conditions[name] = conditions
+            return fn
+
+        return deco
+
+    def add_lazy(self, name: str, target: str) -> None:
+        """Register ``"package.module:attr"``, imported on first use."""
+        if ":" not in target:
+            raise ValueError(f"lazy target must look like 'module:attr', got {target!r}")
+        self._items[name] = target
+
+    def names(self) -> list[str]:
+        """Every registered name (plugins included), sorted."""
+        load_plugins()
+        return sorted(self._items)
+
+    def get(self, name: str) -> Callable[..., Any]:
+        """The builder named ``name``; :class:`ConfigKeyError` listing the known names."""
+        if name not in self._items:
+            load_plugins()
+        if name not in self._items:
+            near = closest(str(name), self._items, cutoff=0.6)
+            hint = f"; did you mean {near!r}?" if near else ""
+            raise ConfigKeyError(
+                f"unknown {self.what} kind {name!r}{hint} (known: {', '.join(self.names())})"
+            )
+        item = self._items[name]
+        if isinstance(item, str):
+            module, attr = item.split(":", 1)
+            item = getattr(importlib.import_module(module), attr)
+            self._items[name] = item
+        return item
+
+    def conditions(self, section: dict[str, Any]) -> tuple[str, ...] | None:
+        """Condition keywords the model built from ``section`` takes; None if undeclared."""
+        kw = {k: v for k, v in section.items() if k != "kind"}
+        fn = self._conditions.get(section.get("kind", ""))
+        return None if fn is None else tuple(fn(kw))
+
+    def build(self, section: dict[str, Any], *args: Any) -> Any:
+        """Call the builder ``section['kind']`` with ``*args`` and the other keys.
+
+        Raises ConfigKeyError (unknown kind or key) or ConfigTypeError (a value whose type
+        does not match the builder's annotation) before the builder runs.
+        """
+        kw = dict(section)
+        kind = kw.pop("kind", None)
+        if kind is None:
+            raise ConfigKeyError(f"[{self.what}] section needs a 'kind' key")
+        fn = self.get(kind)
+        where = f"[{self.what}] kind={kind!r}"
+        params = list(inspect.signature(fn).parameters.values())
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            valid = [p.name for p in params[self.n_positional :]]
+            check_keys(kw, ["kind", *valid], where)
+        check_types(kw, type_hints(fn), where)
+        return fn(*args, **kw)
+
+
+#: spaces: builder(**kw) -> Space
+SPACES = Registry("space", 0)
+#: models: builder(space, **kw) -> nn.Module
+MODELS = Registry("model", 1)
+#: data: builder(space, **kw) -> Tensor | dict of tensors | Dataset | DataLoader
+DATASETS = Registry("data", 1)
+
+_PLUGINS_LOADED = False
+
+
+def load_plugins() -> None:
+    """Call every ``manifold_fm.plugins`` entry point once: ``register(SPACES, MODELS,
+    DATASETS)``. A plugin that fails to import or register raises :class:`PluginError`
+    naming it."""
+    global _PLUGINS_LOADED
+    if _PLUGINS_LOADED:
+        return
+    _PLUGINS_LOADED = True
+    for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        try:
+            ep.load()(SPACES, MODELS, DATASETS)
+        except Exception as err:
+            raise PluginError(
+                f"manifold_fm plugin {ep.name!r} ({ep.value}) failed to load: {err}"
+            ) from err
+
+
+importlib.import_module("manifold_fm.cli.builders")
