@@ -15,6 +15,10 @@ float64. Two estimators of the same quantity:
   -log p(x1^i | x1 with S masked) = D E_{k ~ U{1..D}} [(1/k) E_S sum_{i in S} CE_i]; no 1/t
   spikes. k is stratified like t. The model is fed t = 1 - k/D (the time at which the
   linear schedule has k masked of D); mask-source models usually ignore t.
+
+Padding: only real positions (``mask`` True) cost anything. A row that is all padding has
+no token to code, so its NELBO is exactly 0 under both estimators (and it adds no token
+to the bits-per-token denominator); a batch without any real token is an error.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from torch import Tensor, nn
 
 from discrete_fm.rates import posterior_log_probs
 from discrete_fm.space import CTMCSpace
+from manifold_fm.conditioning import rows_of
 
 __all__ = ["ElboResult", "elbo"]
 
@@ -77,12 +82,13 @@ def elbo(
     Args:
         model: ``model(x_t, t, **cond[, mask=mask]) -> logits (n, L, V)``.
         space: the CTMCSpace the model was trained on.
-        x1: long (n, L) data; ``mask`` (n, L) marks real positions (padding has no cost).
+        x1: long (n, L) data; ``mask`` (n, L) marks real positions (padding has no cost;
+            an all-padding row gets NELBO 0).
         n_t: stratified samples of t (or k) per sequence.
         estimator: ``"t"`` (time integral, any source) or ``"k"`` (mask source only).
         batch_size: sequences per model call (default all).
-        cond: extra model keywords (not sliced per batch; give per-row tensors via batching
-            only when batch_size is None).
+        cond: extra model keywords; per-row tensors (leading size n) are sliced with each
+            batch of ``batch_size`` rows, other values are passed to every call as they are.
         generator: the only source of randomness.
     """
     if not isinstance(space, CTMCSpace):
@@ -96,6 +102,8 @@ def elbo(
     space.validate(x1)
     x1 = x1.long()
     mask = space.check_mask(x1, mask)
+    if mask is not None and not bool(mask.any()):
+        raise ValueError("elbo: the mask marks no real token in any row; nothing to score")
     n = x1.shape[0]
     bs = n if batch_size is None else int(batch_size)
     dev = x1.device
@@ -103,6 +111,7 @@ def elbo(
     for lo in range(0, n, bs):
         xb = x1[lo : lo + bs]
         mb = None if mask is None else mask[lo : lo + bs]
+        cb = rows_of(cond, lo, lo + bs, n)
         m = xb.shape[0]
         real = torch.ones_like(xb, dtype=torch.bool) if mb is None else mb
         D = real.sum(-1)
@@ -114,7 +123,7 @@ def elbo(
                 t = frac.to(torch.get_default_dtype())
                 x0 = space.sample_prior(m, generator=generator, device=dev)
                 sample = space.path(x0, xb, t, mask=mb, generator=generator)
-                out = _call(model, sample.x_t, t, mb, cond)
+                out = _call(model, sample.x_t, t, mb, cb)
                 acc += space.generalized_kl(out, sample).sum(-1)
             else:
                 k = (frac * D).floor().long().clamp_max(D - 1) + 1  # uniform on 1..D
@@ -124,11 +133,12 @@ def elbo(
                 hidden = rank < k.unsqueeze(-1)
                 x_t = torch.where(hidden, space.vocab_size, xb)
                 t = (1 - k.double() / D.clamp_min(1)).to(torch.get_default_dtype())
-                out = _call(model, x_t, t, mb, cond)
+                out = _call(model, x_t, t, mb, cb)
                 lp = posterior_log_probs(out, x_t, space.mask_id).double()
                 nll = -lp.gather(-1, xb.unsqueeze(-1)).squeeze(-1)
                 ce = torch.where(hidden, nll, 0.0).sum(-1)
-                acc += D.double() / k.double() * ce
+                # an all-padding row (D = 0) has k = 0 and nothing hidden: it costs 0
+                acc += torch.where(D > 0, D.double() / k.clamp_min(1).double() * ce, 0.0)
         nats[lo : lo + bs] = acc / n_t
     real_all = torch.ones_like(x1, dtype=torch.bool) if mask is None else mask
     tokens = real_all.sum(-1).double()

@@ -174,14 +174,21 @@ class CTMCSpace(Space):
             0, self.vocab_size, (n, self.length), generator=generator, device=device
         )
 
-    def log_prior(self, x: Tensor) -> Tensor:
-        """log p0(x), shape (n,): 0 / -inf (mask source), -L log V / -inf (uniform source)."""
+    def log_prior(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+        """log p0(x), shape (n,), over the real positions (``mask`` (n, L), default all).
+
+        Mask source: 0 if every real position holds the mask id, else -inf. Uniform source:
+        -n_real log V if every real position holds an id in [0, V), else -inf.
+        """
         dt = torch.get_default_dtype()
+        real = self.check_mask(x, mask)
+        pad = torch.zeros_like(x, dtype=torch.bool) if real is None else ~real
         if self.source == "mask":
-            ok = (x == self.vocab_size).all(-1)
+            ok = ((x == self.vocab_size) | pad).all(-1)
             return torch.where(ok, 0.0, float("-inf")).to(dt)
-        ok = ((x >= 0) & (x < self.vocab_size)).all(-1)
-        return torch.where(ok, -self.length * math.log(self.vocab_size), float("-inf")).to(dt)
+        ok = ((x >= 0) & (x < self.vocab_size) | pad).all(-1)
+        n_real = (~pad).sum(-1).to(dt)
+        return torch.where(ok, -n_real * math.log(self.vocab_size), float("-inf")).to(dt)
 
     # -- training pair ----------------------------------------------------------------
     def path(

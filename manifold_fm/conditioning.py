@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["COND_DROP", "with_dropped"]
+__all__ = ["COND_DROP", "rows_of", "with_dropped"]
 
 COND_DROP = "cond_drop"
 
@@ -22,3 +22,15 @@ COND_DROP = "cond_drop"
 def with_dropped(cond: dict[str, Any], drop: Tensor) -> dict[str, Any]:
     """Return ``cond`` plus ``cond_drop=drop`` (shape ``(batch,)``, bool)."""
     return {**cond, COND_DROP: drop.to(torch.bool)}
+
+
+def rows_of(cond: dict[str, Any] | None, lo: int, hi: int, n: int) -> dict[str, Any]:
+    """The condition of rows ``lo:hi`` of a batch of ``n``, for chunked model calls.
+
+    Per-row values (tensors of shape ``(n, ...)``) are sliced to ``(hi - lo, ...)``; all
+    others (scalars, shared tensors, Python values) are passed through unchanged.
+    """
+    return {
+        k: v[lo:hi] if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == n else v
+        for k, v in (cond or {}).items()
+    }

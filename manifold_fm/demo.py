@@ -12,6 +12,11 @@ solver, then report
   entropy of the mixture (the lower limit of any model's NLL).
 
 A PNG of data and samples (longitude/latitude) goes to ``demo_out/demo.png``.
+
+Devices: the model trains on ``--device`` (default: CUDA when present). Every random draw
+(data, prior points) comes from one CPU generator, so a seed gives the same points on any
+machine; prior points are then moved explicitly to the model's device for sampling and the
+likelihood, and results come back to the CPU for the metrics and the plot.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import time
 from pathlib import Path
 
 import torch
+from torch import Tensor, nn
 
-from manifold_fm import Sphere
+from manifold_fm import ManifoldSpace, Sphere
 from manifold_fm.cli.registry import MODELS
 from manifold_fm.data.synthetic import VMFMixture
 from manifold_fm.likelihood import log_prob
@@ -32,7 +38,7 @@ from manifold_fm.metrics import mmd2
 from manifold_fm.solvers import sample
 from manifold_fm.train import TrainConfig, Trainer
 
-__all__ = ["demo_target", "main"]
+__all__ = ["demo_target", "draw_samples", "main", "model_device"]
 
 
 def demo_target() -> VMFMixture:
@@ -46,6 +52,32 @@ def demo_target() -> VMFMixture:
         torch.tensor([30.0, 15.0, 50.0, 8.0, 25.0], dtype=torch.float64),
         torch.tensor([0.25, 0.2, 0.2, 0.15, 0.2], dtype=torch.float64),
     )
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Device of the model's first parameter (or buffer); CPU for a stateless model."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def draw_samples(
+    model: nn.Module,
+    space: ManifoldSpace,
+    n: int,
+    *,
+    generator: torch.Generator,
+    steps: int = 50,
+    method: str = "midpoint",
+) -> Tensor:
+    """``n`` model samples ``(n, 3)`` on the model's device.
+
+    The prior points are drawn with ``generator`` on the generator's own device and moved
+    explicitly to the model's device; the sphere ODE is deterministic, so no other random
+    draw happens.
+    """
+    x0 = space.sample_prior(n, generator=generator, device=generator.device)
+    return sample(model, space, x0.to(model_device(model)), steps=steps, method=method).x
 
 
 def _lonlat(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -86,6 +118,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--seed", type=int, default=0, help="seed of data, model and sampler")
     ap.add_argument("--n-eval", type=int, default=2000, help="samples / test points evaluated")
     ap.add_argument("--out", default="demo_out", help="output folder (PNG, JSON, checkpoint)")
+    ap.add_argument("--device", default="auto", help="training device ('auto': CUDA if present)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     args = ap.parse_args(argv)
 
@@ -110,6 +143,7 @@ def main(argv: list[str] | None = None) -> dict:
         ckpt_every=500,
         log_every=100,
         progress=not args.no_progress,
+        device=args.device,
     )
     # the run config in the checkpoint lets `mfm sample demo_out/ckpt.pt` rebuild the model
     run = {
@@ -123,22 +157,23 @@ def main(argv: list[str] | None = None) -> dict:
     ema = trainer.ema_model
 
     n_eval = args.n_eval
-    out = sample(ema, space, n_eval, steps=50, method="midpoint", generator=gen)
+    samples = draw_samples(ema, space, n_eval, generator=gen).cpu()
     prior = space.sample_prior(n_eval, generator=gen)
     fresh = target.sample(n_eval, generator=gen).float()
-    ll = log_prob(ema, space, test[: n_eval // 2], steps=50, method="midpoint", dtype=torch.float64)
+    held_out = test[: n_eval // 2].to(model_device(ema))
+    ll = log_prob(ema, space, held_out, steps=50, method="midpoint", dtype=torch.float64)
     entropy = float(target.entropy(200_000, generator=gen))
     res = {
         "train_steps": fit.steps,
         "train_wall_s": round(fit.wall_s, 1),
         "final_loss": fit.final_loss,
-        "mmd2_samples_vs_data": mmd2(space, out.x, test),
+        "mmd2_samples_vs_data": mmd2(space, samples, test),
         "mmd2_prior_vs_data": mmd2(space, prior, test),
         "mmd2_data_vs_data": mmd2(space, fresh, test),
-        "mean_true_logp_samples": float(target.log_prob(out.x.double()).mean()),
+        "mean_true_logp_samples": float(target.log_prob(samples.double()).mean()),
         "mean_true_logp_prior": float(target.log_prob(prior.double()).mean()),
         "mean_true_logp_data": float(target.log_prob(fresh.double()).mean()),
-        "test_nll_nats": float(-ll.log_prob.mean()),
+        "test_nll_nats": float(-ll.log_prob.mean().cpu()),
         "true_entropy_nats": entropy,
         "uniform_prior_nll_nats": math.log(4 * math.pi),
     }
@@ -147,7 +182,7 @@ def main(argv: list[str] | None = None) -> dict:
     _plot(
         outdir / "demo.png",
         test,
-        out.x,
+        samples,
         f"S^2 vMF mixture: {fit.steps} steps, MMD^2 samples {res['mmd2_samples_vs_data']:.4f} "
         f"vs prior {res['mmd2_prior_vs_data']:.4f}; test NLL {res['test_nll_nats']:.3f} "
         f"(true entropy {entropy:.3f}) nats",

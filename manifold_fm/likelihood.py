@@ -25,6 +25,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from manifold_fm.conditioning import rows_of
 from manifold_fm.divergence import DivergenceField, hutchinson_probes
 from manifold_fm.errors import first_bad_row
 from manifold_fm.solvers import FIXED_STEP_METHODS, make_time_grid
@@ -191,7 +192,7 @@ def log_prob(
     outs, deltas, nfe = [], [], 0
     for lo in range(0, n, chunk):
         xb = x1[lo : lo + chunk]
-        cb = {k: v[lo : lo + chunk] if _is_rowwise(v, n) else v for k, v in (cond or {}).items()}
+        cb = rows_of(cond, lo, lo + chunk, n)
         pb = None if probes is None else probes[lo : lo + chunk]
         field = DivergenceField(model, space, xb.shape[0], pb, cb)
         with torch.no_grad():
@@ -208,7 +209,3 @@ def log_prob(
     prior = space.log_prior(x0)
     _check_finite(prior, "the prior log density at x0")
     return LogProbResult(log_prob=prior + delta, log_prior=prior, delta_logp=delta, nfe=nfe, x0=x0)
-
-
-def _is_rowwise(val: Any, n: int) -> bool:
-    return isinstance(val, Tensor) and val.dim() > 0 and val.shape[0] == n

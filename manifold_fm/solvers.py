@@ -14,7 +14,9 @@ velocities of midpoint / RK4 are carried back to the step's base point with
 dx/dt = A(P(x), v(P(x), t)) with P the manifold projection and A the ambient velocity map,
 and projects the result back onto the manifold.
 
-Non-manifold spaces (the discrete CTMC) support ``euler`` only, which calls ``space.step``.
+Each space declares the methods it supports (``space.sampling_methods``; plain spaces such
+as the discrete CTMC: ``euler`` only, which calls ``space.step``); any other is refused
+before the first model call.
 """
 
 from __future__ import annotations
@@ -193,7 +195,8 @@ def sample(
 
     Args:
         model: ``model(x, t, **cond) -> output`` with ``t`` of shape ``(n,)``.
-        space: any Space; midpoint, rk4 and torchdiffeq methods need a ManifoldSpace.
+        space: any Space; ``method`` must be among ``space.sampling_methods`` (ManifoldSpace:
+            midpoint, rk4 and torchdiffeq methods as well as euler).
         x0_or_n: starting states ``(n, *event_shape)`` or a count to draw from the prior.
         steps: number of equal steps (ignored when ``time_grid`` is given).
         method: 'euler', 'midpoint', 'rk4' (geometric, fixed step) or a torchdiffeq method
@@ -211,6 +214,13 @@ def sample(
         :class:`SampleResult` with the final states, the grid, the trajectory (or None) and
         the number of function evaluations.
     """
+    kind = method if method in FIXED_STEP_METHODS else "adaptive"
+    if kind not in space.sampling_methods:
+        raise ValueError(
+            f"method {method!r} is not among the sampling_methods of {space!r}: "
+            f"{list(space.sampling_methods)} (a ManifoldSpace supports euler, midpoint, rk4 "
+            "and the adaptive torchdiffeq methods such as dopri5)"
+        )
     if isinstance(x0_or_n, int):
         x = space.sample_prior(x0_or_n, generator=generator, device=device, dtype=dtype)
     else:
@@ -220,8 +230,6 @@ def sample(
     field = VelocityField(model, space, cond, guidance_scale, mask)
 
     if method in FIXED_STEP_METHODS:
-        if method != "euler" and not isinstance(space, ManifoldSpace):
-            raise ValueError(f"method {method!r} needs a ManifoldSpace; {space!r} supports 'euler'")
         one_step = FIXED_STEP_METHODS[method]
         traj = [x] if return_trajectory else None
         k = grid.numel() - 1
@@ -233,8 +241,6 @@ def sample(
         trajectory = torch.stack(traj) if traj is not None else None
         return SampleResult(x=x, times=grid, trajectory=trajectory, nfe=field.nfe)
 
-    if not isinstance(space, ManifoldSpace):
-        raise ValueError(f"adaptive method {method!r} needs a ManifoldSpace, got {space!r}")
     if mask is not None:
         raise ValueError("masks are supported by the fixed-step methods only")
     import torchdiffeq

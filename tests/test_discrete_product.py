@@ -37,7 +37,7 @@ def test_product_of_euclidean_and_ctmc_trains_and_samples():
     g = torch.Generator().manual_seed(0)
     ctmc = CTMCSpace(3, 1, "mask")
     space = ProductSpace(Euclidean(2), ctmc)
-    assert tuple(space.event_shape) == (3,) and tuple(space.tangent_shape) == (5,)
+    assert tuple(space.event_shape) == (3,) and tuple(space.output_shape) == (5,)
     model = JointNet()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     for _ in range(600):

@@ -3,7 +3,7 @@
 from manifold_fm.spaces.base import ManifoldSpace, PathSample, Space
 from manifold_fm.spaces.euclidean import Euclidean
 from manifold_fm.spaces.geoopt import GeooptSpace
-from manifold_fm.spaces.product import ProductSpace
+from manifold_fm.spaces.product import GeneralProduct, ManifoldProduct, ProductSpace
 from manifold_fm.spaces.se3 import SE3
 from manifold_fm.spaces.so3 import SO3
 from manifold_fm.spaces.sphere import Sphere
@@ -14,7 +14,9 @@ __all__ = [
     "SO3",
     "Euclidean",
     "FlatTorus",
+    "GeneralProduct",
     "GeooptSpace",
+    "ManifoldProduct",
     "ManifoldSpace",
     "PathSample",
     "ProductSpace",

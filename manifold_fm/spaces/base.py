@@ -92,6 +92,11 @@ class Space(abc.ABC):
     event_shape: torch.Size
     #: number of leading event dims a padding mask covers (0: masks are not supported)
     mask_ndim: int = 0
+    #: points are integer ids (tokens); a product stores them as floats and casts back
+    integer_points: bool = False
+    #: methods :func:`manifold_fm.solvers.sample` may use on this space; ``"adaptive"``
+    #: stands for every torchdiffeq method (dopri5, ...). Plain spaces: their own step only.
+    sampling_methods: tuple[str, ...] = ("euler",)
 
     @property
     def output_shape(self) -> torch.Size:
@@ -208,6 +213,10 @@ class ManifoldSpace(Space):
     dim: int
     #: smallest value of ``1 - kappa`` used by the generic logmap target
     eps_t: float = 1e-5
+    #: the geometric fixed-step solvers and the adaptive ambient ODE all apply
+    sampling_methods: tuple[str, ...] = ("euler", "midpoint", "rk4", "adaptive")
+    #: :meth:`random_uniform` draws exactly from the normalised volume measure
+    has_uniform: bool = False
 
     def __init__(self, schedule: KappaSchedule | str | None = None) -> None:
         self.schedule = as_kappa_schedule(schedule)
@@ -318,6 +327,21 @@ class ManifoldSpace(Space):
     def volume(self) -> float:
         """Riemannian volume of the manifold (``math.inf`` if not finite)."""
         return math.inf
+
+    def random_uniform(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
+        """``n`` exact draws from vol / volume, shape ``(n, *event_shape)``.
+
+        Spaces that set ``has_uniform = True`` override it; the default raises
+        NotImplementedError naming the space.
+        """
+        raise NotImplementedError(f"{self!r} declares no exact uniform sampler (has_uniform)")
 
     # -- the geodesic path ------------------------------------------------------------
     def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:

@@ -126,6 +126,7 @@ class GeooptSpace(ManifoldSpace):
         ):
             raise TypeError("GeooptSpace: prior needs sample(n, ...) and log_prob(x) methods")
         self.dim = self._intrinsic_dim()
+        self.has_uniform = isinstance(manifold, geoopt.Stiefel)
         self.path_kind = self._path_kind()
 
     # -- bookkeeping ---------------------------------------------------------------------
