@@ -278,7 +278,8 @@ def _product(m: Manifold, shape: tuple[int, ...]) -> GeooptKind:
     errors = [(k.extra_error, sl, s) for k, sl, s in zip(parts, m.slices, shapes) if k.extra_error]
 
     def split_sum(fns, *ts: Tensor) -> Tensor:
-        batch = ts[0].shape[:-1]
+        batch = torch.broadcast_shapes(*(t.shape[:-1] for t in ts))
+        ts = tuple(t.expand(*batch, t.shape[-1]) for t in ts)
         return sum(f(*(t[..., sl].reshape(*batch, *s) for t in ts)) for f, sl, s in fns)
 
     has = {name: all(k.has[name] for k in parts) for name in ("expmap", "logmap", "dist")}

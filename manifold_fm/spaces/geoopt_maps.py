@@ -155,7 +155,8 @@ class ProductMaps:
             pos += math.prod(shape)
 
     def _each(self, fn, *ts: Tensor) -> list[Tensor]:
-        batch = ts[0].shape[:-1]
+        batch = torch.broadcast_shapes(*(t.shape[:-1] for t in ts))
+        ts = tuple(t.expand(*batch, t.shape[-1]) for t in ts)
         return [
             fn(m, has, *(t[..., sl].reshape(*batch, *shape) for t in ts))
             for (m, shape, has), sl in zip(self.parts, self.slices, strict=True)
