@@ -59,8 +59,8 @@ def run_space(key: str, fit: FitConfig, seed: int, n_train: int, n_test: int) ->
     mix = make()
     gen = torch.Generator().manual_seed(seed)
     t0 = time.perf_counter()
-    train = mix.sample(n_train, gen).float()
-    test = mix.sample(n_test, gen).float()
+    train = mix.sample(n_train, generator=gen).float()
+    test = mix.sample(n_test, generator=gen).float()
     h_true = mix.entropy(200_000, gen)
     model = fit_flow(space, train, FitConfig(**{**asdict(fit), "seed": seed})).model
     model.eval()

@@ -29,7 +29,7 @@ def test_vmf_sampler_matches_mean_resultant_length(kappa, seed):
     g = torch.Generator().manual_seed(seed)
     mu = torch.randn(1, 3, generator=g, dtype=torch.float64)
     mix = VMFMixture(mu, [kappa])
-    x = mix.sample(20_000, g)
+    x = mix.sample(20_000, generator=g)
     torch.testing.assert_close(x.norm(dim=-1), torch.ones(20_000, dtype=x.dtype))
     got = float((x @ mix.mus[0]).mean())
     want = 1 / math.tanh(kappa) - 1 / kappa
@@ -49,7 +49,7 @@ def test_vmf_density_integrates_to_one():
 def test_wrapped_normal_sampler_and_normalisation(sigma, mu, seed):
     g = torch.Generator().manual_seed(seed)
     mix = WrappedNormalMixture([[mu]], [sigma])
-    x = mix.sample(20_000, g)
+    x = mix.sample(20_000, generator=g)
     assert bool((x >= 0).all()) and bool((x < 2 * math.pi).all())
     # circular mean resultant length E cos(x - mu) = exp(-sigma^2 / 2)
     got = float(torch.cos(x[:, 0] - mu).mean())
@@ -101,7 +101,7 @@ def test_igso3_mixture_is_normalised_and_samples_rotations():
 
     g = torch.Generator().manual_seed(2)
     mix = IGSO3Mixture(so3_exp(torch.tensor([[0.3, -1.0, 0.2]], dtype=torch.float64)), [0.8])
-    x = mix.sample(2000, g)
+    x = mix.sample(2000, generator=g)
     SO3().validate(x)
     # samples concentrate around the centre: mean rotation angle to mu well below pi / 2
     rel = mix.mus[0].T @ x

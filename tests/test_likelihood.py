@@ -240,7 +240,7 @@ def test_trained_model_density_integrates_to_one(which):
         sp, mix = Sphere(2), VMFMixture([[1, 0, 0], [0, 1, 0], [0, 0, 1.0]], [10.0, 20.0, 5.0])
     else:
         sp, mix = FlatTorus(2), WrappedNormalMixture([[1.0, 1.0], [4.0, 3.0]], [0.4, 0.7])
-    data = mix.sample(4000, g).float()
+    data = mix.sample(4000, generator=g).float()
     cfg = FitConfig(steps=300, batch_size=256, hidden=64, depth=3, lr=2e-3, seed=0)
     model = fit_flow(sp, data, cfg).model
     xu = sp.sample_prior(2000, generator=g)
@@ -249,7 +249,7 @@ def test_trained_model_density_integrates_to_one(which):
     se = float(ratio.std()) / math.sqrt(ratio.numel())
     assert abs(float(ratio.mean()) - 1) < 4 * se + 0.02
     # and the model has learned something: it beats the uniform density on data
-    test = mix.sample(500, g).float()
+    test = mix.sample(500, generator=g).float()
     assert (
         float(log_prob(model, sp, test, steps=50, method="midpoint").log_prob.mean())
         > float(-math.log(sp.volume)) + 0.3

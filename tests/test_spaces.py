@@ -174,7 +174,7 @@ def test_geoopt_space_is_exported_and_checks_arguments():
     with pytest.raises(ValueError, match="square"):
         GeooptSpace(geoopt.SymmetricPositiveDefinite(), (2, 3))
     with pytest.raises(ValueError, match="no default prior"):
-        GeooptSpace(geoopt.Euclidean(ndim=1), (3,))
+        GeooptSpace(geoopt.BirkhoffPolytope(), (3, 3))
 
 
 def test_log_sinhc_matches_direct_formula():

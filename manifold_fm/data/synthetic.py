@@ -1,7 +1,8 @@
 """Mixtures with a known density: ground truth for likelihood and benchmarks.
 
-Each mixture has an exact ``log_prob`` (w.r.t. the space's Riemannian volume), a seeded
-``sample(n, generator)`` and a Monte-Carlo ``entropy``; the gap between a model's test NLL
+Each mixture is a :class:`~manifold_fm.priors.Prior`: an exact ``log_prob`` (w.r.t. the
+space's Riemannian volume) and a seeded ``sample(n, *, generator, device, dtype)``; it also
+has a Monte-Carlo ``entropy``; the gap between a model's test NLL
 and the true entropy is the distance to the limit (it equals KL(p || q) in expectation).
 
 * :class:`VMFMixture` on S^2 (von Mises-Fisher components),
@@ -13,6 +14,7 @@ and the true entropy is the distance to the limit (it equals KL(p || q) in expec
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import Tensor
@@ -68,16 +70,27 @@ class Mixture:
         w = self.weights.to(device=x.device, dtype=x.dtype)
         return torch.logsumexp(w.log() + self.component_log_prob(x), dim=-1)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """``n`` i.i.d. points: component k ~ Cat(w), then x ~ p_k."""
-        if int(n) < 1:
+    def sample(
+        self,
+        n: int,
+        *,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> Tensor:
+        """``n`` i.i.d. points: component k ~ Cat(w), then x ~ p_k; ``(n, *event)``.
+
+        Drawn on the CPU in the mixture's own dtype (so a seed gives the same points
+        whatever is asked for), then moved to ``device`` / ``dtype`` (default: unchanged).
+        """
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"n must be a positive integer, got {n!r}")
         idx = torch.multinomial(self.weights, int(n), replacement=True, generator=generator)
-        return self.sample_components(idx, generator)
+        return self.sample_components(idx, generator).to(device=device, dtype=dtype)
 
     def entropy(self, n_mc: int = 100_000, generator: torch.Generator | None = None) -> float:
         """Monte-Carlo entropy H = -E[log p(x)] in nats (std error ~ std / sqrt(n_mc))."""
-        return float(-self.log_prob(self.sample(n_mc, generator)).mean())
+        return float(-self.log_prob(self.sample(n_mc, generator=generator)).mean())
 
 
 class VMFMixture(Mixture):
@@ -265,9 +278,7 @@ class IGSO3Mixture(Mixture):
         mu = self.mus.to(device=x.device, dtype=x.dtype)
         rel = mu.transpose(-1, -2).unsqueeze(0) @ x.unsqueeze(1)  # (n, K, 3, 3): mu_k^T R
         # one batched table look-up per component (K is small)
-        return torch.stack(
-            [c.log_density(rel[:, k]) for k, c in enumerate(self.components)], dim=-1
-        )
+        return torch.stack([c.log_prob(rel[:, k]) for k, c in enumerate(self.components)], dim=-1)
 
     def sample_components(self, idx: Tensor, generator: torch.Generator | None) -> Tensor:
         out = torch.empty(idx.numel(), 3, 3, dtype=self.mus.dtype)

@@ -54,7 +54,7 @@ def igso3_series(theta: Tensor, sigma: float, l_max: int) -> Tensor:
 
 
 class IGSO3:
-    """IGSO3(sigma) centred at the identity: ``log_density`` and ``sample``.
+    """IGSO3(sigma) centred at the identity, a :class:`~manifold_fm.priors.Prior`.
 
     Args:
         sigma: scale (the heat-kernel time is sigma^2), 0.05 <= sigma <= 50.
@@ -99,7 +99,7 @@ class IGSO3:
         frac = pos - i0.to(pos.dtype)
         return torch.lerp(log_f[i0], log_f[i0 + 1], frac)
 
-    def log_density(self, r: Tensor) -> Tensor:
+    def log_prob(self, r: Tensor) -> Tensor:
         """log density w.r.t. the Riemannian volume (8 pi^2 total). ``(..., 3, 3) -> (...)``."""
         return self.log_f(rotation_angle(r)) - LOG_VOLUME
 

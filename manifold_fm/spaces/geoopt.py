@@ -1,9 +1,10 @@
-"""Any geoopt manifold as a :class:`ManifoldSpace` (Stiefel, Poincare ball, SPD, ...).
+"""Any geoopt manifold as a :class:`ManifoldSpace` (Stiefel, Poincare ball, SPD, Lorentz, ...).
 
 ``GeooptSpace`` delegates the geometry (expmap, logmap, proju, projx, inner, dist) to the
 wrapped ``geoopt.Manifold`` and adds what flow matching needs on top: a prior with an exact
-density (defaults in :mod:`manifold_fm.spaces.geoopt_priors`), the conditional path and its
-target velocity, validation.
+density (defaults in :mod:`manifold_fm.spaces.geoopt_kinds`, which says per manifold what
+the default is and where there is none), the conditional path and its target velocity,
+validation. geoopt itself is imported when the first GeooptSpace is built, not before.
 
 Path and target, chosen once per manifold (``self.path_kind``):
 
@@ -43,42 +44,19 @@ Known precision limit: geoopt's stereographic maps lose accuracy near the ball's
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
-import geoopt
 import torch
-from geoopt.manifolds.base import Manifold
 from torch import Tensor
 
+from manifold_fm.priors import Prior
 from manifold_fm.schedules import KappaSchedule
 from manifold_fm.spaces.base import ManifoldSpace, pad_time
-from manifold_fm.spaces.geoopt_priors import (
-    PoincareWrappedNormal,
-    SPDWrappedNormal,
-    StiefelUniform,
-    stiefel_log_volume,
-)
+
+if TYPE_CHECKING:
+    from geoopt.manifolds.base import Manifold
 
 __all__ = ["GeooptSpace"]
-
-
-def _implements(manifold: Manifold, name: str) -> bool:
-    """Whether ``manifold`` overrides geoopt's NotImplementedError stub ``name``."""
-    return getattr(type(manifold), name) is not getattr(Manifold, name)
-
-
-def _default_prior(manifold: Manifold, event_shape: torch.Size) -> Any:
-    if isinstance(manifold, geoopt.Stiefel):
-        n, k = event_shape
-        return StiefelUniform(n, k, canonical=isinstance(manifold, geoopt.CanonicalStiefel))
-    if isinstance(manifold, geoopt.PoincareBall):
-        return PoincareWrappedNormal(manifold, event_shape[0])
-    if isinstance(manifold, geoopt.SymmetricPositiveDefinite):
-        return SPDWrappedNormal(event_shape[0])
-    raise ValueError(
-        f"GeooptSpace: no default prior for {type(manifold).__name__}; pass prior=... "
-        "(an object with sample(n, generator=, device=, dtype=) and log_prob(x))"
-    )
 
 
 class GeooptSpace(ManifoldSpace):
@@ -86,78 +64,61 @@ class GeooptSpace(ManifoldSpace):
 
     Args:
         manifold: a ``geoopt.Manifold`` instance, e.g. ``geoopt.Stiefel(canonical=False)``,
-            ``geoopt.PoincareBall(c=1.0)``, ``geoopt.SymmetricPositiveDefinite()``.
+            ``geoopt.PoincareBall(c=1.0)``, ``geoopt.SymmetricPositiveDefinite()``,
+            ``geoopt.Lorentz()``, ``geoopt.ProductManifold(...)``, ``geoopt.Scaled(...)``.
         event_shape: shape of one point, with ``len(event_shape) == manifold.ndim``
-            (``(n, k)`` for Stiefel, ``(d,)`` for the ball, ``(n, n)`` for SPD).
-        prior: object with ``sample(n, *, generator, device, dtype)`` and ``log_prob(x)``
-            (log density w.r.t. the Riemannian volume); defaults exist for Stiefel
-            (uniform), PoincareBall (wrapped normal at 0) and SPD (wrapped normal at I).
+            (``(n, k)`` for Stiefel, ``(d,)`` for the ball, ``(d + 1,)`` for Lorentz H^d,
+            ``(n, n)`` for SPD).
+        prior: a :class:`~manifold_fm.priors.Prior` (log density w.r.t. the Riemannian
+            volume); the default per manifold is listed in
+            :mod:`manifold_fm.spaces.geoopt_kinds` (uniform on compact spaces, a wrapped
+            normal at the origin on hyperbolic and SPD spaces).
         schedule: kappa schedule of the path (default linear).
+
+    Raises:
+        TypeError: ``manifold`` is not a geoopt manifold, or ``prior`` not a Prior.
+        ValueError: ``event_shape`` does not fit the manifold; ``NoDefaultPriorError`` (a
+            ValueError) when ``prior`` is None and the manifold has no default.
     """
 
     def __init__(
         self,
         manifold: Manifold,
         event_shape: tuple[int, ...] | torch.Size,
-        prior: Any = None,
+        prior: Prior | None = None,
         schedule: KappaSchedule | str | None = None,
     ) -> None:
         super().__init__(schedule)
-        if not isinstance(manifold, Manifold):
+        from manifold_fm.spaces.geoopt_kinds import NoDefaultPriorError, describe
+
+        kind = describe(manifold, tuple(event_shape))
+        if prior is None:
+            if kind.prior is None:
+                raise NoDefaultPriorError(
+                    f"GeooptSpace: no default prior for {kind.no_prior}; pass prior=... "
+                    "(a manifold_fm.priors.Prior: sample(n, *, generator, device, dtype) "
+                    "and log_prob(x))"
+                )
+            prior = kind.prior
+        elif not isinstance(prior, Prior):
             raise TypeError(
-                f"GeooptSpace: manifold must be a geoopt.Manifold, got {type(manifold).__name__}"
+                f"GeooptSpace: prior must be a manifold_fm.priors.Prior (sample(n, ...) and "
+                f"log_prob(x) methods), got {type(prior).__name__}"
             )
-        shape = tuple(event_shape)
-        if len(shape) != manifold.ndim or any((not isinstance(s, int)) or s < 1 for s in shape):
-            raise ValueError(
-                f"GeooptSpace: {type(manifold).__name__} has points with {manifold.ndim} "
-                f"dims; event_shape must be {manifold.ndim} positive ints, got {shape!r}"
-            )
-        if isinstance(manifold, geoopt.Stiefel) and shape[1] > shape[0]:
-            raise ValueError(f"GeooptSpace: Stiefel event_shape (n, k) needs k <= n, got {shape}")
-        if isinstance(manifold, geoopt.SymmetricPositiveDefinite) and shape[0] != shape[1]:
-            raise ValueError(f"GeooptSpace: SPD event_shape must be square, got {shape}")
         self.manifold = manifold
-        self.event_shape = torch.Size(shape)
-        self.prior = _default_prior(manifold, self.event_shape) if prior is None else prior
-        if not (
-            callable(getattr(self.prior, "sample", None))
-            and callable(getattr(self.prior, "log_prob", None))
-        ):
-            raise TypeError("GeooptSpace: prior needs sample(n, ...) and log_prob(x) methods")
-        self.dim = self._intrinsic_dim()
-        self.has_uniform = isinstance(manifold, geoopt.Stiefel)
-        self.path_kind = self._path_kind()
+        self.event_shape = torch.Size(tuple(event_shape))
+        self.prior = prior
+        self.kind = kind
+        self.dim = kind.dim
+        self.path_kind = kind.path_kind
+        self._base, self._scale = kind.base, kind.scale
+        self._has = kind.has
+        self.has_uniform = kind.uniform is not None
 
     # -- bookkeeping ---------------------------------------------------------------------
-    def _intrinsic_dim(self) -> int:
-        m, s = self.manifold, self.event_shape
-        if isinstance(m, geoopt.Stiefel):
-            n, k = s
-            return n * k - k * (k + 1) // 2
-        if isinstance(m, geoopt.SymmetricPositiveDefinite):
-            return s[0] * (s[0] + 1) // 2
-        if isinstance(m, (geoopt.Sphere, geoopt.SphereExact)):
-            return math.prod(s) - 1
-        return math.prod(s)
-
-    def _path_kind(self) -> str:
-        m = self.manifold
-        if isinstance(m, geoopt.SymmetricPositiveDefinite) and m.default_metric.value == "AIM":
-            return "spd"
-        if not _implements(m, "logmap"):
-            return "projected"
-        if isinstance(m, geoopt.Stereographic):
-            return "transport"
-        return "logmap"
-
     @property
     def volume(self) -> float:
-        if isinstance(self.manifold, geoopt.Stiefel):
-            n, k = self.event_shape
-            canonical = isinstance(self.manifold, geoopt.CanonicalStiefel)
-            return math.exp(stiefel_log_volume(n, k, canonical))
-        return math.inf
+        return math.exp(self.kind.log_volume)
 
     def _sum(self, v: Tensor) -> Tensor:
         return v.flatten(start_dim=v.dim() - self.event_ndim).sum(-1)
@@ -170,26 +131,26 @@ class GeooptSpace(ManifoldSpace):
         return self.prior.log_prob(x)
 
     def random_uniform(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
-        """Uniform samples (Stiefel only: Haar); NotImplementedError elsewhere."""
-        if not isinstance(self.manifold, geoopt.Stiefel):
+        """Exact uniform samples (compact manifolds); NotImplementedError elsewhere."""
+        if self.kind.uniform is None:
             raise NotImplementedError(
-                f"{type(self.manifold).__name__} has infinite volume: no uniform distribution"
+                f"{type(self.manifold).__name__}: no exact uniform sampler (infinite volume "
+                "or none known)"
             )
-        n_, k = self.event_shape
-        return StiefelUniform(n_, k).sample(n, generator=generator, device=device, dtype=dtype)
+        return self.kind.uniform.sample(n, generator=generator, device=device, dtype=dtype)
 
-    # -- geometry (delegated) --------------------------------------------------------------
+    # -- geometry (delegated; metric = scale^2 * the base manifold's) ----------------------
     def expmap(self, x: Tensor, v: Tensor) -> Tensor:
-        if not _implements(self.manifold, "expmap"):
-            return self.manifold.retr(x, v)
-        return self.manifold.expmap(x, v)
+        if not self._has["expmap"]:
+            return self._base.retr(x, v)
+        return self._base.expmap(x, v)
 
     def logmap(self, x: Tensor, y: Tensor) -> Tensor:
-        if not _implements(self.manifold, "logmap"):
+        if not self._has["logmap"]:
             raise NotImplementedError(
                 f"GeooptSpace: geoopt's {type(self.manifold).__name__} has no logmap"
             )
-        return self.manifold.logmap(x, y)
+        return self._base.logmap(x, y)
 
     def proju(self, x: Tensor, v: Tensor) -> Tensor:
         """Tangent projection; canonical Stiefel uses v - x sym(x^T v).
@@ -198,13 +159,13 @@ class GeooptSpace(ManifoldSpace):
         is not idempotent on tangent vectors (it doubles the x A part), so the orthogonal
         projection of the embedded Stiefel manifold (same tangent spaces) is used instead.
         """
-        if isinstance(self.manifold, geoopt.CanonicalStiefel):
+        if self.kind.canonical_stiefel:
             xtv = x.transpose(-1, -2) @ v
             return v - x @ (0.5 * (xtv + xtv.transpose(-1, -2)))
-        return self.manifold.proju(x, v)
+        return self._base.proju(x, v)
 
     def projx(self, x: Tensor) -> Tensor:
-        return self.manifold.projx(x)
+        return self._base.projx(x)
 
     def inner(self, x: Tensor, u: Tensor, v: Tensor) -> Tensor:
         """<u, v>_x, shape ``batch_shape``.
@@ -212,8 +173,9 @@ class GeooptSpace(ManifoldSpace):
         Called with ``keepdim=True`` and flattened: geoopt 0.5.1's stereographic inner with
         ``keepdim=False`` broadcasts lambda_x of shape (n,) against (n,) into (n, n).
         """
-        out = self.manifold.inner(x, u, v, keepdim=True)
-        return out.flatten(start_dim=out.dim() - self.event_ndim).squeeze(-1)
+        out = self._base.inner(x, u, v, keepdim=True)
+        out = out.flatten(start_dim=out.dim() - self.event_ndim).squeeze(-1)
+        return out if self._scale == 1.0 else self._scale**2 * out
 
     def log_volume_drift(self, x: Tensor, v: Tensor) -> Tensor | None:
         """<grad log sqrt(det G), v> for the chart metrics that need it (likelihood).
@@ -221,28 +183,19 @@ class GeooptSpace(ManifoldSpace):
         Stereographic / Poincare ball (conformal, lambda = 2 / (1 + k |x|^2)):
         sqrt(det G) = lambda^d, so the term is -d k lambda <x, v>. SPD with the
         affine-invariant metric: sqrt(det G) ~ det(X)^{-(n+1)/2}, so the term is
-        -(n+1)/2 tr(X^{-1} V). Other manifolds: None (embedded, projection transport).
+        -(n+1)/2 tr(X^{-1} V). Products: the sum over their parts; a constant metric
+        scale does not change it. Other manifolds: None (embedded, projection transport).
         """
-        m = self.manifold
-        if isinstance(m, geoopt.Stereographic):
-            k = m.k.to(device=x.device, dtype=x.dtype)
-            sq = (x * x).sum(-1)
-            lam = 2 / (1 + k * sq)
-            return -self.dim * k * lam * (x * v).sum(-1)
-        if isinstance(m, geoopt.SymmetricPositiveDefinite) and str(m.default_metric).endswith(
-            "AIM"
-        ):
-            n = self.event_shape[0]
-            tr = torch.linalg.solve(x, v).diagonal(dim1=-2, dim2=-1).sum(-1)
-            return -0.5 * (n + 1) * tr
-        return None
+        drift = self.kind.drift
+        return None if drift is None else drift(x, v)
 
     def dist(self, x: Tensor, y: Tensor) -> Tensor:
-        if not _implements(self.manifold, "dist"):
+        if not self._has["dist"]:
             raise NotImplementedError(
                 f"GeooptSpace: geoopt's {type(self.manifold).__name__} has no geodesic distance"
             )
-        return self.manifold.dist(x, y)
+        d = self._base.dist(x, y)
+        return d if self._scale == 1.0 else self._scale * d
 
     def point_error(self, x: Tensor) -> Tensor:
         """|x - projx(x)| / max(1, |x|) over the event dims (SPD: + max(0, -min eigenvalue)).
@@ -253,9 +206,8 @@ class GeooptSpace(ManifoldSpace):
         flat = x.flatten(start_dim=x.dim() - self.event_ndim)
         diff = flat - self.projx(x).flatten(start_dim=x.dim() - self.event_ndim)
         err = diff.norm(dim=-1) / flat.norm(dim=-1).clamp_min(1)
-        if isinstance(self.manifold, geoopt.SymmetricPositiveDefinite):
-            sym = 0.5 * (x + x.transpose(-1, -2))
-            err = err + torch.relu(-torch.linalg.eigvalsh(sym)[..., 0])
+        if self.kind.extra_error is not None:
+            err = err + self.kind.extra_error(x)
         return err
 
     # -- path ------------------------------------------------------------------------------
@@ -264,11 +216,11 @@ class GeooptSpace(ManifoldSpace):
         if self.path_kind == "spd":
             return self._interpolate_spd(x0.detach(), x1.detach(), s)
         if self.path_kind == "transport":
-            v = self.manifold.logmap(x0, x1)
-            x_s = self.manifold.expmap(x0, pad_time(s, self.event_ndim) * v)
-            return x_s, self.manifold.transp(x0, x_s, v)
+            v = self._base.logmap(x0, x1)
+            x_s = self._base.expmap(x0, pad_time(s, self.event_ndim) * v)
+            return x_s, self._base.transp(x0, x_s, v)
         if self.path_kind == "projected":
-            if isinstance(self.manifold, geoopt.Stiefel):
+            if self.kind.polar:
                 return self._interpolate_polar(x0.detach(), x1.detach(), s)
             return self._interpolate_jvp(x0, x1, s)
         return super().interpolate(x0, x1, s)

@@ -1,8 +1,8 @@
 """Source distributions for :class:`~manifold_fm.spaces.geoopt.GeooptSpace` with exact densities.
 
-Each prior is a small object with ``sample(n, generator=, device=, dtype=)`` and
-``log_prob(x)``; densities are with respect to the manifold's **Riemannian volume** (the one
-of geoopt's metric), so they can be used by the likelihood code directly.
+Each prior is a :class:`~manifold_fm.priors.Prior` (``sample(n, *, generator, device,
+dtype)`` and ``log_prob(x)``); densities are with respect to the manifold's **Riemannian
+volume** (the one of geoopt's metric), so they can be used by the likelihood code directly.
 
 * :class:`StiefelUniform` -- Haar measure on V_k(R^n) = {X in R^{n x k}: X^T X = I}.
   Sample: QR of a Gaussian matrix with the signs of diag(R) moved into Q.
@@ -12,9 +12,11 @@ of geoopt's metric), so they can be used by the likelihood code directly.
   directions (A skew: |X A|_F^2 = |A|_F^2 = 2 sum_{i<j} a_ij^2), so its volume is larger
   by 2^{k(k-1)/4} (e.g. O(2): two circles of length 2 pi sqrt 2, volume 4 sqrt(2) pi).
 * :class:`PoincareWrappedNormal` -- wrapped normal at the origin of the Poincare ball of
-  curvature -c. Draw w ~ N(0, sigma^2 I_d) in orthonormal tangent coordinates at 0; geoopt's
-  metric at 0 is lambda_0^2 = 4 times the Euclidean one, so the ambient tangent vector is
-  u = w / 2 and x = expmap0(u). With r = dist(0, x) = |w|:
+  curvature -c (c > 0), or of geoopt's flat stereographic model (c = 0). Draw
+  w ~ N(0, sigma^2 I_d) in orthonormal tangent coordinates at 0; geoopt's metric at 0 is
+  lambda_0^2 = 4 times the Euclidean one, so the ambient tangent vector is u = w / 2 and
+  x = expmap0(u). With r = dist(0, x) = |w| (the Jacobian of exp_0 in polar coordinates is
+  (sinh(sqrt(c) r) / (sqrt(c) r))^(d-1), 1 when c = 0):
   log p(x) = log N(w; 0, sigma^2 I) - (d - 1) log(sinh(sqrt(c) r) / (sqrt(c) r)).
 * :class:`SPDWrappedNormal` -- wrapped normal at the identity of SPD(n) with the
   affine-invariant metric <U, V>_X = tr(X^-1 U X^-1 V) (geoopt's 'AIM'; at X = I this is the
@@ -35,6 +37,8 @@ __all__ = [
     "PoincareWrappedNormal",
     "SPDWrappedNormal",
     "StiefelUniform",
+    "check_sigma",
+    "gaussian_log_norm",
     "log_sinhc",
     "stiefel_log_volume",
 ]
@@ -72,12 +76,12 @@ def stiefel_log_volume(n: int, k: int, canonical: bool = False) -> float:
     return logv
 
 
-def _gaussian_log_norm(sq: Tensor, dim: int, sigma: float) -> Tensor:
+def gaussian_log_norm(sq: Tensor, dim: int, sigma: float) -> Tensor:
     """log N(w; 0, sigma^2 I_dim) given sq = |w|^2."""
     return -0.5 * sq / sigma**2 - 0.5 * dim * math.log(2 * math.pi * sigma**2)
 
 
-def _check_sigma(sigma: float, name: str) -> float:
+def check_sigma(sigma: float, name: str) -> float:
     if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
         raise ValueError(f"{name}: sigma must be a positive finite number, got {sigma!r}")
     return float(sigma)
@@ -113,20 +117,20 @@ class StiefelUniform:
 
 
 class PoincareWrappedNormal:
-    """Wrapped normal at the origin of a geoopt Poincare ball (curvature -c), points ``(d,)``.
+    """Wrapped normal at the origin of a geoopt Poincare ball (curvature -c <= 0), ``(d,)``.
 
     Args:
-        ball: a ``geoopt.PoincareBall``.
+        ball: a ``geoopt.Stereographic`` with k <= 0 (``PoincareBall``, or k = 0: flat).
         d: dimension of the ball.
         sigma: standard deviation in orthonormal tangent coordinates at 0.
     """
 
     def __init__(self, ball, d: int, sigma: float = 1.0) -> None:
         c = -float(ball.k)
-        if not c > 0:
-            raise ValueError(f"PoincareWrappedNormal needs negative curvature, got k={-c}")
+        if not c >= 0:
+            raise ValueError(f"PoincareWrappedNormal needs curvature k <= 0, got k={-c}")
         self.ball, self.d, self.c = ball, int(d), c
-        self.sigma = _check_sigma(sigma, "PoincareWrappedNormal")
+        self.sigma = check_sigma(sigma, "PoincareWrappedNormal")
 
     def sample(self, num: int, *, generator=None, device=None, dtype=None) -> Tensor:
         """x = expmap0(w / lambda_0) with w ~ N(0, sigma^2 I_d), lambda_0 = 2."""
@@ -139,10 +143,13 @@ class PoincareWrappedNormal:
         r = 2 artanh(sqrt(c) |x|) / sqrt(c), with c = -ball.k as geoopt stores it (a float32
         parameter: PoincareBall(c=1.0) has c = 0.99999996).
         """
+        if self.c == 0:  # flat: r = 2 |x|, no Jacobian
+            r = 2 * x.norm(dim=-1)
+            return gaussian_log_norm(r * r, self.d, self.sigma)
         sc = math.sqrt(self.c)
         z = (sc * x.norm(dim=-1)).clamp_max(1 - torch.finfo(x.dtype).eps)
         r = 2 * torch.atanh(z) / sc
-        return _gaussian_log_norm(r * r, self.d, self.sigma) - (self.d - 1) * log_sinhc(sc * r)
+        return gaussian_log_norm(r * r, self.d, self.sigma) - (self.d - 1) * log_sinhc(sc * r)
 
     def __repr__(self) -> str:
         return f"PoincareWrappedNormal(d={self.d}, c={self.c:g}, sigma={self.sigma:g})"
@@ -161,7 +168,7 @@ class SPDWrappedNormal:
             raise ValueError(f"SPDWrappedNormal: n must be an int >= 1, got {n!r}")
         self.n = n
         self.m = n * (n + 1) // 2
-        self.sigma = _check_sigma(sigma, "SPDWrappedNormal")
+        self.sigma = check_sigma(sigma, "SPDWrappedNormal")
 
     def coords_to_sym(self, w: Tensor) -> Tensor:
         """Symmetric matrices from orthonormal coordinates: ``(..., m) -> (..., n, n)``."""
@@ -188,7 +195,7 @@ class SPDWrappedNormal:
         mu = torch.log(lam.clamp_min(torch.finfo(x.dtype).tiny))
         iu = torch.triu_indices(self.n, self.n, offset=1, device=x.device)
         gaps = (mu[..., iu[0]] - mu[..., iu[1]]).abs() / 2
-        return _gaussian_log_norm((mu * mu).sum(-1), self.m, self.sigma) - log_sinhc(gaps).sum(-1)
+        return gaussian_log_norm((mu * mu).sum(-1), self.m, self.sigma) - log_sinhc(gaps).sum(-1)
 
     def __repr__(self) -> str:
         return f"SPDWrappedNormal(n={self.n}, sigma={self.sigma:g})"

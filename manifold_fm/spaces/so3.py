@@ -134,7 +134,7 @@ class SO3(ManifoldSpace):
     def log_prior(self, x: Tensor) -> Tensor:
         """log density w.r.t. the Riemannian volume: -log(8 pi^2) (uniform) or IGSO3."""
         if self.igso3 is not None:
-            return self.igso3.log_density(x)
+            return self.igso3.log_prob(x)
         return torch.full(x.shape[:-2], -LOG_VOLUME, device=x.device, dtype=x.dtype)
 
     # -- geometry -------------------------------------------------------------------
