@@ -103,10 +103,13 @@ class ProductSpace(ManifoldSpace):
     def log_prior(self, x: Tensor) -> Tensor:
         return sum(s.log_prior(p) for s, p in zip(self.spaces, self.split(x)))
 
-    def path(self, x0: Tensor, x1: Tensor, t: Tensor, *, mask: Tensor | None = None) -> PathSample:
+    def path(self, x0, x1, t, *, generator=None, mask=None) -> PathSample:
         self.check_mask(x1, mask)
         t = time_like(t, self.batch_shape(x1), x1)
-        parts = [s.path(a, b, t) for s, a, b in zip(self.spaces, self.split(x0), self.split(x1))]
+        parts = [
+            s.path(a, b, t, generator=generator)
+            for s, a, b in zip(self.spaces, self.split(x0), self.split(x1))
+        ]
         nb = t.dim()
         return PathSample(
             x_t=self.join([p.x_t for p in parts], nb, x1.dtype),
