@@ -2,8 +2,9 @@
 
 Every update goes through the space's own ``step`` (the exponential map plus ``retract``
 for manifolds), and the stage velocities of midpoint / RK4 are carried back to the step's
-base point with ``space.transport`` before they are combined, so states never leave the
-manifold. With the field v (model, guidance and policies, :mod:`manifold_fm.solvers.field`)
+base point with ``space.log_differential`` (d log_x, Runge-Kutta-Munthe-Kaas) before they
+are combined, so states never leave the manifold and RK4 keeps its fourth order on curved
+spaces. With the field v (model, guidance and policies, :mod:`manifold_fm.solvers.field`)
 evaluated at the stage times:
 
 * euler:    x' = exp_x(h v(x, t))
@@ -12,7 +13,7 @@ evaluated at the stage times:
             k4 = T(v(exp_x(h k3), t + h));  x' = exp_x(h (k1 + 2 k2 + 2 k3 + k4) / 6)
 
 A step function has the signature ``(space, field, x, t, h, mask, generator) -> x'``;
-``euler`` works on any Space, midpoint and rk4 need ``transport`` (a ManifoldSpace).
+``euler`` works on any Space, midpoint and rk4 need a ManifoldSpace.
 """
 
 from __future__ import annotations
@@ -36,18 +37,18 @@ def _euler(space, field, x, t, h, mask, generator):
 def _midpoint(space, field, x, t, h, mask, generator):
     k1 = field(x, t)
     xm = space.step(x, k1, t, h / 2, mask=mask)
-    k2 = space.transport(x, xm, field(xm, t + h / 2))
+    k2 = space.log_differential(x, xm, field(xm, t + h / 2))
     return space.step(x, k2, t, h, mask=mask)
 
 
 def _rk4(space, field, x, t, h, mask, generator):
     k1 = field(x, t)
     x2 = space.step(x, k1, t, h / 2, mask=mask)
-    k2 = space.transport(x, x2, field(x2, t + h / 2))
+    k2 = space.log_differential(x, x2, field(x2, t + h / 2))
     x3 = space.step(x, k2, t, h / 2, mask=mask)
-    k3 = space.transport(x, x3, field(x3, t + h / 2))
+    k3 = space.log_differential(x, x3, field(x3, t + h / 2))
     x4 = space.step(x, k3, t, h, mask=mask)
-    k4 = space.transport(x, x4, field(x4, t + h))
+    k4 = space.log_differential(x, x4, field(x4, t + h))
     return space.step(x, (k1 + 2 * k2 + 2 * k3 + k4) / 6, t, h, mask=mask)
 
 

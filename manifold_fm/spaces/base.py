@@ -108,11 +108,19 @@ class ManifoldSpace(Space):
     def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """Carry a tangent vector ``v`` at ``y`` to the tangent space at ``x``.
 
-        Used by the geometric midpoint/RK4 solvers to combine stage velocities at the step's
-        base point. Default: orthogonal projection (exact to first order for embedded
-        manifolds). Lie groups with left-trivialised tangents override it with the identity.
+        Used by the divergence of :mod:`manifold_fm.divergence`. Default: orthogonal
+        projection (exact to first order for embedded manifolds). Lie groups with
+        left-trivialised tangents override it with the identity.
         """
         return self.proju(x, v)
+
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """d(log_x) at ``y`` applied to a tangent ``v`` at y: its velocity in log_x coordinates.
+
+        Midpoint/RK4 combine stage velocities with it (Runge-Kutta-Munthe-Kaas), exact for
+        their full order. Default :meth:`transport`; SO(3) uses the inverse right Jacobian.
+        """
+        return self.transport(x, y, v)
 
     def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
         """Ambient time derivative dx/dt of a point moving with tangent ``v``.

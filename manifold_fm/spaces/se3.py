@@ -105,7 +105,6 @@ class SE3(ManifoldSpace):
     def tangent_shape(self) -> torch.Size:
         return torch.Size((self.n_frames, 6))
 
-    # -- layout ---------------------------------------------------------------------
     @staticmethod
     def split(x: Tensor) -> tuple[Tensor, Tensor]:
         """``(..., N, 3, 4) -> (R (..., N, 3, 3), t (..., N, 3))`` (views)."""
@@ -130,7 +129,6 @@ class SE3(ManifoldSpace):
         com = (t * m).sum(-2, keepdim=True) / m.sum(-2, keepdim=True).clamp_min(1)
         return t - com * m
 
-    # -- prior ----------------------------------------------------------------------
     def sample_prior(
         self,
         n: int,
@@ -207,8 +205,8 @@ class SE3(ManifoldSpace):
 
     def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
         """Rotation part ``output[..., :3]`` of ``(n, N, 6)`` outputs times ``factor`` (n,)."""
-        f = factor.reshape(factor.shape + (1,) * (output.dim() - factor.dim()))
-        return torch.cat([output[..., :3] * f, output[..., 3:]], -1)
+        w = self.so3.scale_rotation(output[..., :3], factor)
+        return torch.cat([w, output[..., 3:]], -1)
 
     def inner(self, x: Tensor, u: Tensor, v: Tensor) -> Tensor:
         uv = u * v
@@ -232,6 +230,11 @@ class SE3(ManifoldSpace):
     def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         return v
 
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """Rotations: :meth:`SO3.log_differential` per frame; translations: identity."""
+        w = self.so3.log_differential(x[..., :3], y[..., :3], v[..., :3])
+        return torch.cat([w, v[..., 3:]], -1)
+
     def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
         r, _ = self.split(x)
         return self.join(self.so3.to_ambient_velocity(r, v[..., :3]), v[..., 3:])
@@ -248,7 +251,6 @@ class SE3(ManifoldSpace):
         r_s, w = self.so3.interpolate(r0, r1, s1.expand(r0.shape[:-2]))
         return self.join(r_s, t0 + s1.unsqueeze(-1) * (t1 - t0)), torch.cat([w, t1 - t0], -1)
 
-    # -- flow matching ----------------------------------------------------------------
     def path(
         self,
         x0: Tensor,

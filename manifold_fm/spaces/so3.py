@@ -180,6 +180,22 @@ class SO3(ManifoldSpace):
         """Identity (left-trivialised tangents)."""
         return v
 
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """J_r^{-1}(u) v with u = Log(R^T S): body velocity at S in log_R coordinates.
+
+        From d/ds Exp(u) = Exp(u) hat(J_r(u) u'):
+        J_r^{-1}(u) v = v + u x v / 2 + c(theta) u x (u x v),
+        c = (1 - (theta / 2) cot(theta / 2)) / theta^2 (its series below theta = 0.1).
+        """
+        u = self.logmap(x, y)
+        th2 = (u * u).sum(-1, keepdim=True)
+        small = th2 < 1e-2
+        th = th2.clamp_min(1e-2).sqrt()
+        exact = (1 - 0.5 * th / torch.tan(0.5 * th)) / th**2
+        c = torch.where(small, 1 / 12 + th2 / 720 + th2 * th2 / 30240, exact)
+        uv = torch.linalg.cross(u, v, dim=-1)
+        return v + 0.5 * uv + c * torch.linalg.cross(u, uv, dim=-1)
+
     def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
         """dR/dt = R hat(w). ``-> (..., 3, 3)``."""
         return x @ hat(v)
