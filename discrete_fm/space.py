@@ -22,12 +22,13 @@ positions fixed and loss-free.
 from __future__ import annotations
 
 import math
+from types import MappingProxyType
 
 import torch
 from torch import Tensor
 
-from discrete_fm.categorical import apply_temperature_top_p, sample_categorical
 from discrete_fm.rates import hazard, posterior_log_probs
+from discrete_fm.sampling import JUMP_KINDS, ctmc_step
 from manifold_fm.schedules import KappaSchedule, as_kappa_schedule
 from manifold_fm.spaces.base import PathSample, Space
 
@@ -35,7 +36,6 @@ __all__ = ["CTMCSpace"]
 
 _SOURCES = ("mask", "uniform")
 _LOSSES = ("ce", "elbo")
-_METHODS = ("euler", "ancestral")
 
 
 class CTMCSpace(Space):
@@ -51,9 +51,8 @@ class CTMCSpace(Space):
             ``"elbo"`` (generalized KL weighted by kappa'/(1-kappa); its expectation over
             t ~ U[0, 1) is the negative ELBO, but the weight is heavy-tailed near t = 1).
         reduction: ``"sum"`` over real positions (default) or ``"mean"`` per real position.
-        step_method: what :meth:`step` does: ``"euler"`` (tau-leaping with jump probability
-            1 - exp(-h * rate)) or ``"ancestral"`` (resample each corrupted position with
-            probability (kappa_{t+h} - kappa_t) / (1 - kappa_t) from the posterior).
+        step_method: the jump :meth:`step` makes, ``"euler"`` (tau-leaping) or
+            ``"ancestral"`` (see :mod:`discrete_fm.sampling`).
         temperature, top_p: sampling distortions, OFF by default (1.0). Both lower the
             entropy of samples and break the model's distribution; never use them for
             likelihood-faithful samples or benchmarks.
@@ -86,7 +85,7 @@ class CTMCSpace(Space):
             ("source", source, _SOURCES),
             ("loss", loss, _LOSSES),
             ("reduction", reduction, ("sum", "mean")),
-            ("step_method", step_method, _METHODS),
+            ("step_method", step_method, JUMP_KINDS),
         ):
             if value not in allowed:
                 raise ValueError(f"CTMCSpace: {name} must be one of {allowed}, got {value!r}")
@@ -147,6 +146,10 @@ class CTMCSpace(Space):
                 f"({int(bad.any(-1).sum())} of {x.shape[0]} rows are bad)"
             )
 
+    def validate_state(self, x: Tensor) -> None:
+        """:meth:`validate` that also admits the mask id (a sampler state on the path)."""
+        self.validate(x, allow_mask=True)
+
     def _check_points(self, x: Tensor, what: str) -> None:
         if x.dtype != torch.long or x.dim() != 2 or x.shape[-1] != self.length:
             raise ValueError(
@@ -161,9 +164,7 @@ class CTMCSpace(Space):
         try:
             return t.expand(n) if t.shape != (n,) else t
         except RuntimeError as err:
-            raise ValueError(
-                f"CTMCSpace: times of shape {tuple(t.shape)} do not fit n={n}"
-            ) from err
+            raise ValueError(f"CTMCSpace: times {tuple(t.shape)} do not fit n={n}") from err
 
     # -- source -----------------------------------------------------------------------
     def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
@@ -190,15 +191,14 @@ class CTMCSpace(Space):
         n_real = (~pad).sum(-1).to(dt)
         return torch.where(ok, -n_real * math.log(self.vocab_size), float("-inf")).to(dt)
 
-    # -- training pair ----------------------------------------------------------------
     def path(
         self,
         x0: Tensor,
         x1: Tensor,
         t: Tensor,
         *,
-        mask: Tensor | None = None,
         generator: torch.Generator | None = None,
+        mask: Tensor | None = None,
     ) -> PathSample:
         """Mixture path: x_t^i = x1^i w.p. kappa_t else x0^i; padded positions keep x1.
 
@@ -263,27 +263,6 @@ class CTMCSpace(Space):
         return total
 
     # -- sampling ---------------------------------------------------------------------
-    def _draw(
-        self,
-        logits: Tensor,
-        exclude: Tensor | None,
-        active: Tensor | None,
-        generator: torch.Generator | None,
-    ) -> Tensor:
-        """Draw from softmax(logits) rows (m, V); where ``active`` (m,) never draw ``exclude``."""
-        probs = torch.softmax(logits.to(self.sampling_dtype), dim=-1)
-        if exclude is not None:
-            keep = (~active).to(probs.dtype).unsqueeze(-1)
-            probs = probs.scatter(
-                -1, exclude.unsqueeze(-1), probs.gather(-1, exclude.unsqueeze(-1)) * keep
-            )
-        return sample_categorical(probs, generator=generator, dtype=self.sampling_dtype)
-
-    def _corrupted(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        """Positions that may still change: masked ones (mask source) or all real ones."""
-        c = x == self.vocab_size if self.source == "mask" else torch.ones_like(x, dtype=torch.bool)
-        return c if mask is None else c & mask
-
     def step(
         self,
         x: Tensor,
@@ -294,60 +273,27 @@ class CTMCSpace(Space):
         mask: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """One sampling step from t to t + dt driven by logits ``output`` (n, L, V).
+        """One jump of kind ``step_method`` from t to t + dt driven by logits (n, L, V).
 
-        ``step_method="euler"`` (tau-leaping): each position jumps with probability
-        1 - exp(-dt * lambda), lambda = w_t (1 - p(x1 = x_t | x_t)), to y != x_t drawn with
-        probability proportional to p(x1 = y | x_t). ``"ancestral"``: each corrupted position
-        is redrawn from p(x1 | x_t) with probability (kappa_{t+dt} - kappa_t)/(1 - kappa_t).
-        Exact final step (both): when t + dt reaches 1, every still-corrupted position is
-        drawn from the posterior. Padded positions (mask False) never change.
+        Math of both kinds: :mod:`discrete_fm.sampling`; padded positions never change.
         """
-        self._check_points(x, "x")
-        mask = self.check_mask(x, mask)
-        n = x.shape[0]
-        t = self._times(t, n, x.device).to(torch.float64)
-        dt = self._times(dt, n, x.device).to(torch.float64)
-        final = t + dt >= 1 - 1e-7
-        output = apply_temperature_top_p(output, self.temperature, self.top_p)  # off by default
-        elig = self._corrupted(x, mask)
-        if self.step_method == "ancestral" or self.source == "mask":
-            # mask source: p(x1 = M) = 0, so the Euler rate of a masked position is w_t
-            if self.step_method == "ancestral":
-                k0, _ = self.schedule(t)
-                k1, _ = self.schedule((t + dt).clamp_max(1.0))
-                prob = (k1 - k0) / (1 - k0).clamp_min(1e-300)
-            else:
-                prob = -torch.expm1(-dt * hazard(self.schedule, t))
-            prob = torch.where(final, 1.0, prob).unsqueeze(-1)
-            u = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float64)
-            jump = elig & (u < prob)
-            exclude = None
-        else:  # uniform source, Euler
-            lse = torch.logsumexp(output.float(), dim=-1)
-            lp_x = output.float().gather(-1, x.unsqueeze(-1)).squeeze(-1) - lse
-            lam = hazard(self.schedule, t).unsqueeze(-1) * (-torch.expm1(lp_x.double()))
-            prob = -torch.expm1(-dt.unsqueeze(-1) * lam)
-            prob = torch.where(final.unsqueeze(-1), 1.0, prob)
-            u = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float64)
-            jump = elig & (u < prob)
-            # a non-final Euler jump leaves x_t; the final step draws x1 from the posterior
-            exclude, active = x[jump], (~final).unsqueeze(-1).expand_as(x)[jump]
-        if not bool(jump.any()):
-            return x
-        new = self._draw(output[jump], exclude, active if exclude is not None else None, generator)
-        out = x.clone()
-        out[jump] = new
-        return out
+        return ctmc_step(self, x, output, t, dt, self.step_method, mask=mask, generator=generator)
 
-    def ancestral_step(self, x, output, t, dt, *, mask=None, generator=None) -> Tensor:
-        """:meth:`step` with ``step_method="ancestral"`` whatever the space's default."""
-        saved = self.step_method
-        self.step_method = "ancestral"
-        try:
-            return self.step(x, output, t, dt, mask=mask, generator=generator)
-        finally:
-            self.step_method = saved
+    def ancestral_step(
+        self,
+        x: Tensor,
+        output: Tensor,
+        t: Tensor | float,
+        dt: Tensor | float,
+        *,
+        mask: Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """:meth:`step` with the ancestral jump whatever the space's ``step_method``."""
+        return ctmc_step(self, x, output, t, dt, "ancestral", mask=mask, generator=generator)
+
+    #: ``sample(..., method="ancestral")`` uses the exact-in-time ancestral jump
+    sampling_steps = MappingProxyType({"ancestral": ancestral_step})
 
     def guide(self, cond_output: Tensor, uncond_output: Tensor, scale: float) -> Tensor:
         """Classifier-free guidance in log-probability space.

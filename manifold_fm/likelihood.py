@@ -25,10 +25,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from manifold_fm.conditioning import rows_of
+from manifold_fm.conditioning import check_cond, model_device, rows_of
 from manifold_fm.divergence import DivergenceField, hutchinson_probes
 from manifold_fm.errors import first_bad_row
-from manifold_fm.solvers import FIXED_STEP_METHODS, make_time_grid
+from manifold_fm.solvers import FIXED_STEP_METHODS, make_time_grid, odeint_ambient
 from manifold_fm.spaces.base import ManifoldSpace
 
 __all__ = ["LikelihoodError", "LogProbResult", "log_prob"]
@@ -58,20 +58,6 @@ class LogProbResult:
     delta_logp: Tensor
     nfe: int
     x0: Tensor
-
-
-class _AugmentedODE(nn.Module):
-    """torchdiffeq right-hand side for the state (x ambient, accumulated divergence)."""
-
-    def __init__(self, space: ManifoldSpace, field: DivergenceField) -> None:
-        super().__init__()
-        self.space, self.field = space, field
-
-    def forward(self, t: Tensor, state: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        xp = self.space.projx(state[0])
-        v, div = self.field.velocity_and_divergence(xp, t)
-        v = self.space.proju(xp, v)
-        return self.space.to_ambient_velocity(xp, v), div
 
 
 def _as_dtype(model: Any, dtype: torch.dtype | None) -> Any:
@@ -108,13 +94,10 @@ def _solve_fixed(space, field, x, grid, method) -> tuple[Tensor, Tensor]:
 
 
 def _solve_adaptive(space, field, x, grid, method, atol, rtol) -> tuple[Tensor, Tensor]:
-    import torchdiffeq
-
-    ode = _AugmentedODE(space, field)
     acc = torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)
-    ends = grid[[0, -1]]
+    rhs = field.velocity_and_divergence  # (v, div): div is d(acc)/dt
     try:
-        xs, accs = torchdiffeq.odeint(ode, (x, acc), ends, method=method, atol=atol, rtol=rtol)
+        xs, accs = odeint_ambient(space, rhs, (x, acc), grid[[0, -1]], method, atol, rtol)
     except AssertionError as err:  # torchdiffeq reports bad methods / underflow by assert
         raise LikelihoodError(f"torchdiffeq failed with method={method!r}: {err}") from err
     return space.projx(xs[-1]), accs[-1]
@@ -137,6 +120,7 @@ def log_prob(
     dtype: torch.dtype | None = None,
     cond: dict[str, Any] | None = None,
     batch_size: int | None = None,
+    device: torch.device | str | None = None,
 ) -> LogProbResult:
     """Log density of ``x1`` under the flow of ``model`` pushed from ``space``'s prior.
 
@@ -154,8 +138,11 @@ def log_prob(
         divergence: 'exact' (d directions) or 'hutchinson' (``n_probes`` probes of kind
             ``probe``, drawn once per trajectory from ``generator``).
         dtype: evaluate in this dtype (e.g. torch.float64; the model is copied if needed).
-        cond: conditioning keywords for the model (tensors with leading size n).
+        cond: conditioning keywords for the model (tensors with leading size n; every key
+            must be one the model takes).
         batch_size: evaluate at most this many points at once (memory bound).
+        device: where to evaluate; default the model's device (x1 and row-wise ``cond``
+            tensors are moved there), or x1's for parameter-free models.
 
     Returns:
         :class:`LogProbResult`; raises :class:`LikelihoodError` if any value is non-finite.
@@ -164,7 +151,12 @@ def log_prob(
         raise TypeError(f"log_prob needs a ManifoldSpace, got {type(space).__name__}")
     if divergence not in ("exact", "hutchinson"):
         raise ValueError(f"divergence must be 'exact' or 'hutchinson', got {divergence!r}")
+    check_cond(model, cond)
     space.validate(x1)
+    device = device if device is not None else model_device(model)
+    if device is not None:
+        x1 = x1.to(device)
+        cond = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in (cond or {}).items()}
     if dtype is not None and dtype != x1.dtype:
         x1 = space.projx(x1.to(dtype))  # re-project: rounding of the old dtype is off-manifold
     model = _as_dtype(model, dtype)
@@ -175,15 +167,11 @@ def log_prob(
     if time_grid is None and method not in FIXED_STEP_METHODS:
         time_grid = [1.0, 0.0]  # adaptive solvers choose their own steps
     grid = make_time_grid(
-        None if time_grid is not None else steps,
-        time_grid,
-        t0=1.0,
-        t1=0.0,
-        device=x1.device,
-        dtype=x1.dtype,
+        None if time_grid is not None else steps, time_grid, t0=1.0, t1=0.0, dtype=x1.dtype
     )
     if not bool((grid.diff() < 0).all()):
         raise ValueError("likelihood time grid must decrease (integrate from data to prior)")
+    grid = grid.to(x1.device)
     probes = None
     if divergence == "hutchinson":
         probes = hutchinson_probes(

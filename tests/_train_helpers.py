@@ -31,7 +31,7 @@ class MaskedPlane(Euclidean):
     def __init__(self, length: int) -> None:
         super().__init__((length, 2))
 
-    def path(self, x0, x1, t, *, mask=None):
+    def path(self, x0, x1, t, *, generator=None, mask=None):
         mask = self.check_mask(x1, mask)
         s = super().path(x0, x1, t)
         s.mask = mask
@@ -77,7 +77,7 @@ class ToyTokens(Space):
     def log_prior(self, x):
         return torch.full(x.shape[:-1], -self.length * torch.log(torch.tensor(self.vocab)).item())
 
-    def path(self, x0, x1, t, *, mask=None):
+    def path(self, x0, x1, t, *, generator=None, mask=None):
         if x1.dtype != torch.long:
             raise TypeError(f"ToyTokens needs long tokens, got {x1.dtype}")
         t = time_like(t, x1.shape[:1], torch.zeros((), dtype=torch.float32, device=x1.device))

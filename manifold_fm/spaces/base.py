@@ -6,8 +6,9 @@ The trainer, samplers, likelihood, couplings and benchmarks are written once aga
 
 Two layers:
 
-* :class:`Space` is the minimal contract (continuous or discrete): prior, training pair,
-  loss, one sampling step, validation.
+* :class:`Space` (defined in :mod:`manifold_fm.spaces.contract`, re-exported here) is the
+  minimal contract (continuous or discrete): prior, training pair, loss, one sampling
+  step, validation.
 * :class:`ManifoldSpace` is the continuous Riemannian case. It adds the usual geometry
   (``expmap``, ``logmap``, ``proju``, ``projx``, ``inner``, ``dist``) and derives the
   geodesic path, the metric-aware loss and the exponential-map step from it.
@@ -21,171 +22,15 @@ from __future__ import annotations
 
 import abc
 import math
-from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 from torch import Tensor
 
 from manifold_fm.errors import check_finite, check_shape_suffix
 from manifold_fm.schedules import KappaSchedule, as_kappa_schedule
+from manifold_fm.spaces.contract import PathSample, Space, pad_time, time_like
 
-__all__ = ["ManifoldSpace", "PathSample", "Space"]
-
-
-@dataclass
-class PathSample:
-    """One training pair drawn from a conditional probability path.
-
-    Attributes:
-        x_t: point on the path at time ``t``, shape ``batch_shape + event_shape``.
-        target: what the model should output at ``(x_t, t)``: a tangent vector at ``x_t``
-            for continuous spaces (same shape as the space's tangent representation), the
-            clean tokens ``x1`` for discrete spaces.
-        t: times, shape ``batch_shape``.
-        x0: source points (kept for diagnostics and couplings).
-        x1: data points.
-        mask: optional boolean mask of shape ``batch_shape + event_shape[:mask_ndim]``
-            (True = real position, False = padding); padded positions carry no loss.
-        extras: space-specific fields; the trainer never reads them, only the space's own
-            ``loss`` does.
-    """
-
-    x_t: Any
-    target: Any
-    t: Tensor
-    x0: Any = None
-    x1: Any = None
-    mask: Tensor | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
-
-
-def time_like(t: Tensor | float, batch_shape: torch.Size, ref: Tensor) -> Tensor:
-    """Return ``t`` as a tensor of shape ``batch_shape`` on ``ref``'s device and dtype.
-
-    Accepts a Python float, a 0-d tensor, or a tensor broadcastable to ``batch_shape``.
-    """
-    t = torch.as_tensor(t, device=ref.device, dtype=ref.dtype)
-    try:
-        return t.expand(batch_shape) if t.shape != batch_shape else t
-    except RuntimeError as err:
-        raise ValueError(
-            f"time tensor of shape {tuple(t.shape)} does not broadcast to the batch shape "
-            f"{tuple(batch_shape)}"
-        ) from err
-
-
-def pad_time(t: Tensor, event_ndim: int) -> Tensor:
-    """Append ``event_ndim`` singleton dims so ``t`` broadcasts against points."""
-    return t.reshape(t.shape + (1,) * event_ndim)
-
-
-class Space(abc.ABC):
-    """Abstract data space for flow matching.
-
-    Subclasses set ``event_shape`` (shape of one point) and implement the six methods
-    below. The model is any ``nn.Module`` called as ``model(x_t, t, **cond)``; what its
-    output means (tangent vector, Lie-algebra coordinates, logits) is for the space to say
-    through :meth:`loss` and :meth:`step`.
-    """
-
-    event_shape: torch.Size
-    #: number of leading event dims a padding mask covers (0: masks are not supported)
-    mask_ndim: int = 0
-    #: points are integer ids (tokens); a product stores them as floats and casts back
-    integer_points: bool = False
-    #: methods :func:`manifold_fm.solvers.sample` may use on this space; ``"adaptive"``
-    #: stands for every torchdiffeq method (dopri5, ...). Plain spaces: their own step only.
-    sampling_methods: tuple[str, ...] = ("euler",)
-
-    @property
-    def output_shape(self) -> torch.Size:
-        """Shape of one model output (tangent vector, Lie-algebra coordinates, logits)."""
-        return self.event_shape
-
-    def check_mask(self, x: Tensor, mask: Tensor | None) -> Tensor | None:
-        """Validate a padding mask for points ``x``; return it as a bool tensor (or None)."""
-        if mask is None:
-            return None
-        name = type(self).__name__
-        if self.mask_ndim == 0:
-            raise ValueError(
-                f"{name} has no maskable positions; got a mask of shape "
-                f"{tuple(mask.shape)} (pass mask=None)"
-            )
-        want = self.batch_shape(x) + self.event_shape[: self.mask_ndim]
-        if tuple(mask.shape) != tuple(want):
-            raise ValueError(
-                f"{name}: mask must have shape {tuple(want)} for points of shape "
-                f"{tuple(x.shape)}, got {tuple(mask.shape)}"
-            )
-        return mask.to(torch.bool)
-
-    @property
-    def event_ndim(self) -> int:
-        """Number of trailing dimensions that make up one point."""
-        return len(self.event_shape)
-
-    def batch_shape(self, x: Tensor) -> torch.Size:
-        """Leading (batch) shape of a tensor of points."""
-        return x.shape[: x.dim() - self.event_ndim]
-
-    @abc.abstractmethod
-    def sample_prior(
-        self,
-        n: int,
-        *,
-        generator: torch.Generator | None = None,
-        device: torch.device | str | None = None,
-        dtype: torch.dtype | None = None,
-    ) -> Tensor:
-        """Draw ``n`` points from the source distribution p0, shape ``(n, *event_shape)``."""
-
-    @abc.abstractmethod
-    def log_prior(self, x: Tensor) -> Tensor:
-        """Log density (continuous, w.r.t. the Riemannian volume) or log pmf of p0 at ``x``."""
-
-    @abc.abstractmethod
-    def path(self, x0: Tensor, x1: Tensor, t: Tensor, *, mask: Tensor | None = None) -> PathSample:
-        """Sample the conditional path between ``x0`` and ``x1`` at times ``t``.
-
-        ``mask`` (spaces with ``mask_ndim > 0``) marks real positions; padded ones stay put.
-        """
-
-    @abc.abstractmethod
-    def loss(self, output: Tensor, sample: PathSample) -> Tensor:
-        """Per-example loss of a model output against ``sample``, shape ``batch_shape``."""
-
-    @abc.abstractmethod
-    def step(
-        self,
-        x: Tensor,
-        output: Tensor,
-        t: Tensor | float,
-        dt: Tensor | float,
-        *,
-        mask: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """Advance points ``x`` at time ``t`` by ``dt`` driven by the model ``output``.
-
-        ``mask`` keeps padded positions fixed; ``generator`` seeds stochastic steps (CTMC).
-        """
-
-    @abc.abstractmethod
-    def validate(self, x: Tensor) -> None:
-        """Raise ``ValueError`` naming the first offending row and why ``x`` is invalid."""
-
-    def guide(self, cond_output: Tensor, uncond_output: Tensor, scale: float) -> Tensor:
-        """Classifier-free guidance: combine conditional and unconditional model outputs.
-
-        out = uncond + scale * (cond - uncond); scale = 1 is the conditional model. Spaces
-        whose outputs are not additive (for example logits) override this.
-        """
-        return uncond_output + scale * (cond_output - uncond_output)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(event_shape={tuple(self.event_shape)})"
+__all__ = ["ManifoldSpace", "PathSample", "Space", "pad_time", "time_like"]
 
 
 class ManifoldSpace(Space):
@@ -207,14 +52,12 @@ class ManifoldSpace(Space):
     ``|u_t| <= kappa'_t * dist(x_t, x1) / max(1 - kappa_t, eps_t)``).
 
     Loss: squared Riemannian norm ``|output - target|^2_{x_t}``. Step: exponential map
-    ``x_{t+dt} = exp_x(dt * output)``.
+    ``x_{t+dt} = retract(exp_x(dt * output))``.
     """
 
     dim: int
     #: smallest value of ``1 - kappa`` used by the generic logmap target
     eps_t: float = 1e-5
-    #: the geometric fixed-step solvers and the adaptive ambient ODE all apply
-    sampling_methods: tuple[str, ...] = ("euler", "midpoint", "rk4", "adaptive")
     #: :meth:`random_uniform` draws exactly from the normalised volume measure
     has_uniform: bool = False
 
@@ -267,11 +110,19 @@ class ManifoldSpace(Space):
     def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """Carry a tangent vector ``v`` at ``y`` to the tangent space at ``x``.
 
-        Used by the geometric midpoint/RK4 solvers to combine stage velocities at the step's
-        base point. Default: orthogonal projection (exact to first order for embedded
-        manifolds). Lie groups with left-trivialised tangents override it with the identity.
+        Used by the divergence of :mod:`manifold_fm.divergence`. Default: orthogonal
+        projection (exact to first order for embedded manifolds). Lie groups with
+        left-trivialised tangents override it with the identity.
         """
         return self.proju(x, v)
+
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """d(log_x) at ``y`` applied to a tangent ``v`` at y: its velocity in log_x coordinates.
+
+        Midpoint/RK4 combine stage velocities with it (Runge-Kutta-Munthe-Kaas), exact for
+        their full order. Default :meth:`transport`; SO(3) uses the inverse right Jacobian.
+        """
+        return self.transport(x, y, v)
 
     def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
         """Ambient time derivative dx/dt of a point moving with tangent ``v``.
@@ -362,8 +213,19 @@ class ManifoldSpace(Space):
     def output_shape(self) -> torch.Size:
         return self.tangent_shape
 
-    def path(self, x0: Tensor, x1: Tensor, t: Tensor, *, mask: Tensor | None = None) -> PathSample:
-        """Geodesic conditional path: x_t = gamma(kappa_t), u_t = kappa'_t gamma'(kappa_t)."""
+    def path(
+        self,
+        x0: Tensor,
+        x1: Tensor,
+        t: Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        mask: Tensor | None = None,
+    ) -> PathSample:
+        """Geodesic conditional path: x_t = gamma(kappa_t), u_t = kappa'_t gamma'(kappa_t).
+
+        Deterministic given (x0, x1, t): ``generator`` is accepted and unused.
+        """
         self.check_mask(x1, mask)
         t = time_like(t, self.batch_shape(x1), x1)
         kappa, dkappa = self.schedule(t)
@@ -376,6 +238,23 @@ class ManifoldSpace(Space):
         diff = output - sample.target
         return self.inner(sample.x_t, diff, diff)
 
+    def retract(self, x: Tensor) -> Tensor:
+        """Put a point that rounding moved slightly off the manifold back on it.
+
+        Called by :meth:`step` after every exponential map. Default: :meth:`projx`
+        (idempotent on the manifold). Spaces with a cheaper polish override it.
+        """
+        return self.projx(x)
+
+    def proju_masked(self, x: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+        """Tangent projection of ``v`` at ``x`` for the real positions of ``mask``.
+
+        Default: :meth:`proju` (padded positions are restored by :meth:`step` anyway).
+        Spaces whose tangent constraint couples positions (SE(3)'s zero centre of mass)
+        restrict it to the real ones.
+        """
+        return self.proju(x, v)
+
     def step(
         self,
         x: Tensor,
@@ -386,16 +265,30 @@ class ManifoldSpace(Space):
         mask: Tensor | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
-        """Exponential-map Euler step: x' = projx(exp_x(dt * proju(x, v))).
+        """Exponential-map Euler step: x' = retract(exp_x(dt * proju(x, v))).
 
-        The final ``projx`` is idempotent on the manifold and removes rounding drift, so
-        states stay on the manifold over thousands of steps.
+        ``x``: ``batch_shape + event_shape``; ``output`` v: ``batch_shape + tangent_shape``;
+        ``dt``: scalar or ``batch_shape``. ``retract`` removes rounding drift, so states stay
+        on the manifold over thousands of steps. Padded positions (``mask`` False, spaces
+        with ``mask_ndim > 0``) are returned bit-for-bit unchanged. Geometry only: sampler
+        policies (guidance, rotation rates) act on the field, see
+        :mod:`manifold_fm.solvers`.
         """
-        self.check_mask(x, mask)
+        mask = self.check_mask(x, mask)
+        tshape = tuple(self.tangent_shape)
+        if tuple(output.shape[output.dim() - len(tshape) :]) != tshape:
+            raise ValueError(
+                f"{type(self).__name__}.step: output must have trailing shape {tshape}, "
+                f"got {tuple(output.shape)}"
+            )
         dt = torch.as_tensor(dt, device=x.device, dtype=x.dtype)
         if dt.dim() > 0:
-            dt = pad_time(dt, len(self.tangent_shape))
-        return self.projx(self.expmap(x, dt * self.proju(x, output)))
+            dt = pad_time(dt, len(tshape))
+        y = self.retract(self.expmap(x, dt * self.proju_masked(x, output, mask)))
+        if mask is None:
+            return y
+        keep = mask.reshape(mask.shape + (1,) * (self.event_ndim - self.mask_ndim))
+        return torch.where(keep, y, x)
 
     # -- validation -----------------------------------------------------------------
     #: tolerance of :meth:`validate` for float64 / float32 (scaled for half precision)

@@ -99,8 +99,19 @@ class Euclidean(ManifoldSpace):
         v = x1 - x0
         return x0 + pad_time(s, self.event_ndim) * v, v
 
-    def path(self, x0: Tensor, x1: Tensor, t: Tensor, *, mask: Tensor | None = None) -> PathSample:
-        """Affine path x_t = alpha_t x1 + sigma_t x0, u_t = alpha'_t x1 + sigma'_t x0."""
+    def path(
+        self,
+        x0: Tensor,
+        x1: Tensor,
+        t: Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        mask: Tensor | None = None,
+    ) -> PathSample:
+        """Affine path x_t = alpha_t x1 + sigma_t x0, u_t = alpha'_t x1 + sigma'_t x0.
+
+        Deterministic given (x0, x1, t): ``generator`` is accepted and unused.
+        """
         self.check_mask(x1, mask)
         t = time_like(t, self.batch_shape(x1), x1)
         if self._linear:  # cond-OT fast path: x_t = lerp(x0, x1, t), u_t = x1 - x0

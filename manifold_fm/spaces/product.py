@@ -8,8 +8,8 @@ product; it returns the class the parts allow:
   work);
 * :class:`~manifold_fm.spaces.product_general.GeneralProduct` otherwise (a plain
   :class:`Space`: path, loss, step, guidance and validation per part; the manifold
-  methods do not exist on it, and ``sampling_methods`` is the parts' intersection, so
-  ``sample(method="rk4")`` on R^2 x tokens is refused before any model call).
+  methods do not exist on it; ``sample(method="rk4")`` on R^2 x tokens is refused
+  before any model call).
 
 Layout: a product point is one tensor whose last axis concatenates each component's point
 flattened (``event_shape = (sum_i prod(event_shape_i),)``); model outputs concatenate each

@@ -20,26 +20,19 @@ from manifold_fm.errors import check_shape_suffix
 from manifold_fm.spaces.base import PathSample, Space, time_like
 from manifold_fm.spaces.product_mask import MaskLike, pack_mask, split_mask
 
-__all__ = ["GeneralProduct", "common_methods"]
+__all__ = ["GeneralProduct"]
 
 
 def _numel(shape: torch.Size) -> int:
     return math.prod(shape)
 
 
-def common_methods(spaces: tuple[Space, ...]) -> tuple[str, ...]:
-    """Sampling methods every part supports, in the first part's order."""
-    first, *rest = spaces
-    return tuple(m for m in first.sampling_methods if all(m in s.sampling_methods for s in rest))
-
-
 class GeneralProduct(Space):
     """Product ``a x b x ...`` of arbitrary spaces sharing one batch of times.
 
     Everything is a sum over components (log_prior, loss) or acts per component (path,
-    step, guidance, validation). Declared abilities come from the parts:
-    ``sampling_methods`` is the intersection of the parts' methods, ``mask_ndim`` is 1 when
-    some part takes a mask (the packed mask of :mod:`manifold_fm.spaces.product`).
+    step, guidance, validation). Declared abilities come from the parts: ``mask_ndim`` is 1
+    when some part takes a mask (the packed mask of :mod:`manifold_fm.spaces.product`).
 
     Args:
         *spaces: the component spaces (at least two).
@@ -54,7 +47,6 @@ class GeneralProduct(Space):
         self._x_sizes = [_numel(s.event_shape) for s in spaces]
         self._v_sizes = [_numel(s.output_shape) for s in spaces]
         self.event_shape = torch.Size((sum(self._x_sizes),))
-        self.sampling_methods = common_methods(self.spaces)
         #: per component: numel of one point's mask (0 for parts that take no mask)
         self.mask_sizes = tuple(_numel(s.event_shape[: s.mask_ndim]) * (s.mask_ndim > 0)
                                 for s in spaces)  # fmt: skip
@@ -131,10 +123,7 @@ class GeneralProduct(Space):
         t = time_like(t, self.batch_shape(x1), x1)
         parts = []
         for s, a, b, m in zip(self.spaces, self.split(x0), self.split(x1), masks):
-            # a generator is passed only when given, so deterministic paths that take no
-            # generator keyword still compose
-            kw = {} if generator is None else {"generator": generator}
-            parts.append(s.path(a, b, t, mask=m, **kw))
+            parts.append(s.path(a, b, t, generator=generator, mask=m))
         nb = t.dim()
         return PathSample(
             x_t=self.join([p.x_t for p in parts], nb, x1.dtype),
@@ -175,7 +164,11 @@ class GeneralProduct(Space):
         """Shape, integer-valued slots of integer parts, then each part's own validation."""
         self._validate_parts(x, None)
 
-    def _validate_parts(self, x: Tensor, atol: float | None) -> None:
+    def validate_state(self, x: Tensor) -> None:
+        """As :meth:`validate`, with each part's sampler-state check (e.g. a CTMC mask id)."""
+        self._validate_parts(x, None, state=True)
+
+    def _validate_parts(self, x: Tensor, atol: float | None, state: bool = False) -> None:
         name = type(self).__name__
         check_shape_suffix(x, self.event_shape, name)
         raw = torch.split(x, self._x_sizes, dim=-1)
@@ -186,7 +179,12 @@ class GeneralProduct(Space):
                 if bad.numel():
                     raise ValueError(f"{where}: row {int(bad[0, 0])} holds a non-integer id")
             try:
-                s.validate(p) if atol is None else s.validate(p, atol=atol)
+                if state:
+                    s.validate_state(p)
+                elif atol is None:
+                    s.validate(p)
+                else:
+                    s.validate(p, atol=atol)
             except ValueError as err:
                 raise ValueError(f"{where}: {err}") from err
 

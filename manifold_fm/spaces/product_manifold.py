@@ -95,6 +95,10 @@ class ManifoldProduct(GeneralProduct, ManifoldSpace):
         parts = zip(self.spaces, self.split(x), self.split(y), self.split_tangent(v))
         return self._join([m.transport(a, b, c) for m, a, b, c in parts], x)
 
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        parts = zip(self.spaces, self.split(x), self.split(y), self.split_tangent(v))
+        return self._join([m.log_differential(a, b, c) for m, a, b, c in parts], x)
+
     def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
         parts = zip(self.spaces, self.split(x), self.split_tangent(v))
         return self._join([m.to_ambient_velocity(a, b) for m, a, b in parts], x)

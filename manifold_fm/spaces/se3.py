@@ -20,11 +20,11 @@ Mask (``mask_ndim = 1``): shape ``batch + (N,)``, True = real residue. Padded fr
 x_t are copied from x0 (they never move during sampling either), carry a zero target and
 zero loss; centering uses real residues only; ``step`` keeps padded frames bit-for-bit.
 
-Rotation-rate schedule (off by default): with ``rotation_rate = c`` the sampler's rotation
-update uses c (1 - t) w instead of w. For a model trained on the linear schedule, whose
-rotation output is w = Log(R^T R1_hat) / (1 - t), this is FrameFlow's "exponential"
-rotation schedule R <- R Exp(c dt Log(R^T R1_hat)) (FoldFlow's inference scaling): rotations
-converge exponentially fast, as if kappa_rot(t) = 1 - exp(-c t).
+Sampling step: the generic exponential-map step of
+:class:`~manifold_fm.spaces.base.ManifoldSpace` with translation velocities centred over the
+real residues (:meth:`SE3.proju_masked`) and a rotation-only Newton-Schulz polish as
+``retract``. FrameFlow's rotation-rate schedule is a sampling policy on the field, not part
+of the space: :class:`manifold_fm.solvers.RotationRate` (through :meth:`SE3.scale_rotation`).
 
 Prior: rotations Haar (or IGSO3); translations N(0, trans_scale^2 I), projected to the
 zero-CoM subspace when ``centered``. ``log_prior`` returns, per example, the sum over
@@ -59,7 +59,6 @@ class SE3(ManifoldSpace):
         trans_scale: prior standard deviation of translations (data units; 10 for Angstrom).
         rot_weight: weight of the rotation part of the metric and loss.
         trans_weight: weight of the translation part (default 1 / trans_scale^2).
-        rotation_rate: optional sampling-time rotation rate c (None = off).
         schedule: kappa schedule of the path (default linear).
         prior: rotation prior, ``"uniform"`` or ``"igso3"`` (with ``sigma``).
         sigma: IGSO3 scale of the rotation prior.
@@ -74,12 +73,17 @@ class SE3(ManifoldSpace):
         trans_scale: float = 10.0,
         rot_weight: float = 1.0,
         trans_weight: float | None = None,
-        rotation_rate: float | None = None,
         schedule: KappaSchedule | str | None = None,
         prior: str = "uniform",
         sigma: float = 1.5,
+        **removed: object,
     ) -> None:
         super().__init__(schedule)
+        if removed:  # rotation_rate is a sampling policy, not a property of the space
+            raise TypeError(
+                f"SE3 got unexpected keyword arguments {sorted(removed)}; the rotation-rate "
+                "schedule is sample(..., policies=[manifold_fm.solvers.RotationRate(c)])"
+            )
         if not isinstance(n_frames, int) or isinstance(n_frames, bool) or n_frames < 1:
             raise ValueError(f"SE3: n_frames must be an int >= 1, got {n_frames!r}")
         if not (isinstance(trans_scale, (int, float)) and 0 < trans_scale < math.inf):
@@ -88,16 +92,11 @@ class SE3(ManifoldSpace):
         for name, val in (("rot_weight", rot_weight), ("trans_weight", trans_weight)):
             if not (isinstance(val, (int, float)) and 0 <= val < math.inf):
                 raise ValueError(f"SE3: {name} must be a non-negative number, got {val!r}")
-        if rotation_rate is not None and not (
-            isinstance(rotation_rate, (int, float)) and 0 < rotation_rate < math.inf
-        ):
-            raise ValueError(f"SE3: rotation_rate must be None or > 0, got {rotation_rate!r}")
         self.n_frames = n_frames
         self.centered = bool(centered)
         self.trans_scale = float(trans_scale)
         self.rot_weight = float(rot_weight)
         self.trans_weight = float(trans_weight)
-        self.rotation_rate = None if rotation_rate is None else float(rotation_rate)
         self.so3 = SO3(prior=prior, sigma=sigma)
         self.event_shape = torch.Size((n_frames, 3, 4))
         self.dim = 6 * n_frames - (3 if self.centered else 0)
@@ -106,7 +105,6 @@ class SE3(ManifoldSpace):
     def tangent_shape(self) -> torch.Size:
         return torch.Size((self.n_frames, 6))
 
-    # -- layout ---------------------------------------------------------------------
     @staticmethod
     def split(x: Tensor) -> tuple[Tensor, Tensor]:
         """``(..., N, 3, 4) -> (R (..., N, 3, 3), t (..., N, 3))`` (views)."""
@@ -116,9 +114,6 @@ class SE3(ManifoldSpace):
     def join(r: Tensor, t: Tensor) -> Tensor:
         """``(R (..., N, 3, 3), t (..., N, 3)) -> (..., N, 3, 4)``."""
         return torch.cat([r, t.unsqueeze(-1)], -1)
-
-    def _frame_mask(self, x: Tensor, mask: Tensor | None) -> Tensor | None:
-        return self.check_mask(x, mask)
 
     def center(self, t: Tensor, mask: Tensor | None = None) -> Tensor:
         """Subtract the centre of mass of the real residues from the real residues.
@@ -134,7 +129,6 @@ class SE3(ManifoldSpace):
         com = (t * m).sum(-2, keepdim=True) / m.sum(-2, keepdim=True).clamp_min(1)
         return t - com * m
 
-    # -- prior ----------------------------------------------------------------------
     def sample_prior(
         self,
         n: int,
@@ -163,7 +157,7 @@ class SE3(ManifoldSpace):
 
     def log_prior(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Log prior density per example (see the module docstring), shape ``batch``."""
-        mask = self._frame_mask(x, mask)
+        mask = self.check_mask(x, mask)
         r, t = self.split(x)
         t = self.center(t, mask)
         lr = self.so3.log_prior(r)
@@ -195,9 +189,24 @@ class SE3(ManifoldSpace):
             )
         return torch.cat([v[..., :3], self.center(v[..., 3:])], -1)
 
+    def proju_masked(self, x: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
+        """:meth:`proju` with translation velocities centred over the real residues only."""
+        self.proju(x, v)
+        return torch.cat([v[..., :3], self.center(v[..., 3:], mask)], -1)
+
     def projx(self, x: Tensor) -> Tensor:
         r, t = self.split(x)
         return self.join(self.so3.projx(r), self.center(t))
+
+    def retract(self, x: Tensor) -> Tensor:
+        """Newton-Schulz polish of the rotations; translations are kept as they are."""
+        r, t = self.split(x)
+        return self.join(self.so3.retract(r), t)
+
+    def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
+        """Rotation part ``output[..., :3]`` of ``(n, N, 6)`` outputs times ``factor`` (n,)."""
+        w = self.so3.scale_rotation(output[..., :3], factor)
+        return torch.cat([w, output[..., 3:]], -1)
 
     def inner(self, x: Tensor, u: Tensor, v: Tensor) -> Tensor:
         uv = u * v
@@ -221,6 +230,11 @@ class SE3(ManifoldSpace):
     def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         return v
 
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """Rotations: :meth:`SO3.log_differential` per frame; translations: identity."""
+        w = self.so3.log_differential(x[..., :3], y[..., :3], v[..., :3])
+        return torch.cat([w, v[..., 3:]], -1)
+
     def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
         r, _ = self.split(x)
         return self.join(self.so3.to_ambient_velocity(r, v[..., :3]), v[..., 3:])
@@ -230,10 +244,6 @@ class SE3(ManifoldSpace):
         dr, dt = self.split(dx)
         return torch.cat([self.so3.from_ambient_velocity(r, dr), self.center(dt)], -1)
 
-    @property
-    def volume(self) -> float:
-        return math.inf
-
     def interpolate(self, x0: Tensor, x1: Tensor, s: Tensor) -> tuple[Tensor, Tensor]:
         """Per frame: (R0 Exp(s w), (1 - s) t0 + s t1) and velocity (w, t1 - t0)."""
         (r0, t0), (r1, t1) = self.split(x0), self.split(x1)
@@ -241,10 +251,20 @@ class SE3(ManifoldSpace):
         r_s, w = self.so3.interpolate(r0, r1, s1.expand(r0.shape[:-2]))
         return self.join(r_s, t0 + s1.unsqueeze(-1) * (t1 - t0)), torch.cat([w, t1 - t0], -1)
 
-    # -- flow matching ----------------------------------------------------------------
-    def path(self, x0: Tensor, x1: Tensor, t: Tensor, *, mask: Tensor | None = None) -> PathSample:
-        """Geodesic product path; padded frames: x_t = x0, target 0 (module docstring)."""
-        mask = self._frame_mask(x1, mask)
+    def path(
+        self,
+        x0: Tensor,
+        x1: Tensor,
+        t: Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        mask: Tensor | None = None,
+    ) -> PathSample:
+        """Geodesic product path; padded frames: x_t = x0, target 0 (module docstring).
+
+        Deterministic given (x0, x1, t): ``generator`` is accepted and unused.
+        """
+        mask = self.check_mask(x1, mask)
         if x0.shape != x1.shape:
             raise ValueError(f"SE3.path: x0 {tuple(x0.shape)} and x1 {tuple(x1.shape)} differ")
         t = time_like(t, self.batch_shape(x1), x1)
@@ -268,41 +288,6 @@ class SE3(ManifoldSpace):
             per = torch.where(sample.mask, per, torch.zeros_like(per))
         return per.sum(-1)
 
-    def step(
-        self,
-        x: Tensor,
-        output: Tensor,
-        t: Tensor | float,
-        dt: Tensor | float,
-        *,
-        mask: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """Group Euler step R Exp(dt w'), t + dt v' with padded frames kept exactly.
-
-        w' = w, or c (1 - t) w with ``rotation_rate = c``; v' = v minus its masked mean when
-        ``centered``. Rotations get one Newton-Schulz polish against drift.
-        """
-        mask = self._frame_mask(x, mask)
-        if output.shape[-2:] != self.tangent_shape:
-            raise ValueError(
-                f"SE3.step: output must have trailing shape {tuple(self.tangent_shape)}, "
-                f"got {tuple(output.shape)}"
-            )
-        r, tr = self.split(x)
-        batch = self.batch_shape(x)
-        h = pad_time(time_like(dt, batch, x), 2)
-        w, v = output[..., :3], output[..., 3:]
-        if self.rotation_rate is not None:
-            tt = pad_time(time_like(t, batch, x), 2)
-            w = w * (self.rotation_rate * (1 - tt))
-        v = self.center(v, mask)
-        r_new = self.so3.step(r, h * w, 0.0, 1.0)
-        x_new = self.join(r_new, tr + h * v)
-        if mask is not None:
-            x_new = torch.where(mask[..., None, None], x_new, x)
-        return x_new
-
     def validate(self, x: Tensor, atol: float | None = None) -> None:
         check_shape_suffix(x, self.event_shape, "SE3")
         super().validate(x, atol)
@@ -311,5 +296,5 @@ class SE3(ManifoldSpace):
         return (
             f"SE3(n_frames={self.n_frames}, centered={self.centered}, "
             f"trans_scale={self.trans_scale:g}, rot_weight={self.rot_weight:g}, "
-            f"trans_weight={self.trans_weight:g}, rotation_rate={self.rotation_rate})"
+            f"trans_weight={self.trans_weight:g})"
         )

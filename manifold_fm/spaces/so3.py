@@ -12,8 +12,9 @@ tangent is R hat(w). With this left trivialisation
 
 Priors: ``"uniform"`` (Haar, density 1 / (8 pi^2)) or ``"igso3"`` (IGSO3(sigma) at the
 identity, see :mod:`manifold_fm.lie.igso3`). ``projx`` is the exact nearest rotation (SVD);
-``step`` instead applies one Newton-Schulz polish after R Exp(dt w), which removes float
-rounding drift without an SVD (see :func:`~manifold_fm.lie.rotations.polish_rotation`).
+``retract`` (used by every sampling step after R Exp(dt w)) is one Newton-Schulz polish, which
+removes float rounding drift without an SVD (see
+:func:`~manifold_fm.lie.rotations.polish_rotation`).
 """
 
 from __future__ import annotations
@@ -180,6 +181,22 @@ class SO3(ManifoldSpace):
         """Identity (left-trivialised tangents)."""
         return v
 
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """J_r^{-1}(u) v with u = Log(R^T S): body velocity at S in log_R coordinates.
+
+        From d/ds Exp(u) = Exp(u) hat(J_r(u) u'):
+        J_r^{-1}(u) v = v + u x v / 2 + c(theta) u x (u x v),
+        c = (1 - (theta / 2) cot(theta / 2)) / theta^2 (its series below theta = 0.1).
+        """
+        u = self.logmap(x, y)
+        th2 = (u * u).sum(-1, keepdim=True)
+        small = th2 < 1e-2
+        th = th2.clamp_min(1e-2).sqrt()
+        exact = (1 - 0.5 * th / torch.tan(0.5 * th)) / th**2
+        c = torch.where(small, 1 / 12 + th2 / 720 + th2 * th2 / 30240, exact)
+        uv = torch.linalg.cross(u, v, dim=-1)
+        return v + 0.5 * uv + c * torch.linalg.cross(u, uv, dim=-1)
+
     def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
         """dR/dt = R hat(w). ``-> (..., 3, 3)``."""
         return x @ hat(v)
@@ -193,22 +210,13 @@ class SO3(ManifoldSpace):
         w = self.logmap(x0, x1)
         return x0 @ so3_exp(pad_time(s, 1) * w), w
 
-    def step(
-        self,
-        x: Tensor,
-        output: Tensor,
-        t: Tensor | float,
-        dt: Tensor | float,
-        *,
-        mask: Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> Tensor:
-        """x' = polish(R Exp(dt w)): exponential Euler step plus one Newton-Schulz polish."""
-        self.check_mask(x, mask)
-        dt = torch.as_tensor(dt, device=x.device, dtype=x.dtype)
-        if dt.dim() > 0:
-            dt = pad_time(dt, 1)
-        return polish_rotation(x @ so3_exp(dt * self.proju(x, output)))
+    def retract(self, x: Tensor) -> Tensor:
+        """One Newton-Schulz polish: removes rounding drift without an SVD."""
+        return polish_rotation(x)
+
+    def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
+        """Body rotation vectors ``(n, ..., 3)`` times ``factor`` ``(n,)``."""
+        return output * factor.reshape(factor.shape + (1,) * (output.dim() - factor.dim()))
 
     def validate(self, x: Tensor, atol: float | None = None) -> None:
         check_shape_suffix(x, self.event_shape, "SO3")

@@ -5,7 +5,7 @@ Each step (never branching on the kind of space)::
     x0     = space.sample_prior(n, generator=g)             # g: device generator, per rank
     pair   = coupling(space, x0, x1, g)                     # independent or minibatch OT
     t      = time_sampler(n, g)                             # uniform or logit-normal
-    sample = space.path(pair.x0, pair.x1, t, mask=mask)
+    sample = space.path(pair.x0, pair.x1, t, generator=g, mask=mask)
     out    = model(sample.x_t, t, **cond[, cond_drop][, mask])   # bf16 autocast if enabled
     loss   = space.loss(out, sample).mean()
     AdamW step with warmup + cosine/constant LR, global-norm clipping, EMA update.
@@ -208,7 +208,7 @@ class Trainer:
         )
         pair = self.coupling(space, x0, x1, g)
         t = self.time_sampler(n, g, dev, self.dtype)
-        sample = space.path(pair.x0, pair.x1, t, mask=mask)
+        sample = space.path(pair.x0, pair.x1, t, generator=g, mask=mask)
         if cond and cfg.cond_dropout > 0:
             drop = torch.rand(n, generator=g, device=dev) < cfg.cond_dropout
             cond = with_dropped(cond, drop)

@@ -1,0 +1,31 @@
+"""Samplers: integrate a learned field from the prior to the data on any Space.
+
+:func:`sample` is the one loop (:mod:`manifold_fm.solvers.loop`); the field it integrates,
+with guidance and sampler policies, is :class:`VelocityField`
+(:mod:`manifold_fm.solvers.field`); the geometric fixed-step methods are in
+:mod:`manifold_fm.solvers.fixed`.
+"""
+
+from manifold_fm.solvers.field import (
+    AmbientODE,
+    FieldPolicy,
+    RotationRate,
+    VelocityField,
+    odeint_ambient,
+)
+from manifold_fm.solvers.fixed import FIXED_STEP_METHODS, make_time_grid
+from manifold_fm.solvers.loop import ADAPTIVE_METHODS, SampleResult, sample, sampling_methods
+
+__all__ = [
+    "ADAPTIVE_METHODS",
+    "FIXED_STEP_METHODS",
+    "AmbientODE",
+    "FieldPolicy",
+    "RotationRate",
+    "SampleResult",
+    "VelocityField",
+    "make_time_grid",
+    "odeint_ambient",
+    "sample",
+    "sampling_methods",
+]

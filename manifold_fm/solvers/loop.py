@@ -1,0 +1,184 @@
+"""The one sampling loop: :func:`sample` drives every Space through a method table.
+
+Why a file of its own: the loop, the method table a space gets and the argument checks are
+the sampler's public face; the field (:mod:`manifold_fm.solvers.field`) and the step
+functions (:mod:`manifold_fm.solvers.fixed`) are its parts. The table of a space is
+
+* ``euler`` on every Space (``space.step``);
+* ``midpoint`` and ``rk4`` on a ManifoldSpace (they need ``transport``);
+* the space's declared ``sampling_steps`` (the CTMC's ``"ancestral"``);
+* the adaptive torchdiffeq methods (``dopri5``, ...) on a ManifoldSpace, which integrate the
+  ambient ODE of :class:`~manifold_fm.solvers.field.AmbientODE` and project the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from manifold_fm.conditioning import check_cond, model_device
+from manifold_fm.solvers.field import FieldPolicy, VelocityField, odeint_ambient
+from manifold_fm.solvers.fixed import (
+    FIXED_STEP_METHODS,
+    MANIFOLD_ONLY,
+    StepFn,
+    make_time_grid,
+    space_step,
+)
+from manifold_fm.spaces.base import ManifoldSpace, Space
+
+__all__ = ["ADAPTIVE_METHODS", "SampleResult", "sample", "sampling_methods"]
+
+#: torchdiffeq's adaptive and multistep solvers (its fixed-grid ones are replaced by ours)
+ADAPTIVE_METHODS = (
+    "dopri5",
+    "dopri8",
+    "bosh3",
+    "fehlberg2",
+    "adaptive_heun",
+    "heun2",
+    "heun3",
+    "explicit_adams",
+    "implicit_adams",
+    "fixed_adams",
+)
+
+
+@dataclass
+class SampleResult:
+    """What :func:`sample` returns.
+
+    Attributes:
+        x: final states, shape ``(n, *event_shape)``.
+        times: the time grid used, shape ``(k,)``.
+        trajectory: states at every grid time, shape ``(k, n, *event_shape)``, or None when
+            ``return_trajectory=False``.
+        nfe: number of model evaluations (a guided evaluation counts as two).
+    """
+
+    x: Tensor
+    times: Tensor
+    trajectory: Tensor | None
+    nfe: int
+
+
+def _step_table(space: Space) -> dict[str, StepFn]:
+    table = {"euler": FIXED_STEP_METHODS["euler"]}
+    if isinstance(space, ManifoldSpace):
+        table.update({m: FIXED_STEP_METHODS[m] for m in MANIFOLD_ONLY})
+    table.update({name: space_step(fn) for name, fn in space.sampling_steps.items()})
+    return table
+
+
+def sampling_methods(space: Space) -> tuple[str, ...]:
+    """The method names :func:`sample` accepts for ``space`` (fixed-step ones first)."""
+    adaptive = ADAPTIVE_METHODS if isinstance(space, ManifoldSpace) else ()
+    return (*_step_table(space), *adaptive)
+
+
+def _check_method(space: Space, method: str) -> None:
+    choices = sampling_methods(space)
+    if method in choices:
+        return
+    if method in MANIFOLD_ONLY or method in ADAPTIVE_METHODS:
+        raise ValueError(
+            f"method {method!r} needs a ManifoldSpace; {space!r} supports {', '.join(choices)}"
+        )
+    raise ValueError(f"unknown method {method!r} for {space!r}; choices: {', '.join(choices)}")
+
+
+def _progress(it, enabled: bool, total: int):
+    if not enabled:
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, total=total, desc="sampling", leave=False)
+
+
+@torch.no_grad()
+def sample(
+    model: nn.Module | Callable[..., Tensor],
+    space: Space,
+    x0_or_n: Tensor | int,
+    *,
+    steps: int | None = 100,
+    method: str = "euler",
+    time_grid: Tensor | list[float] | None = None,
+    cond: dict[str, Any] | None = None,
+    guidance_scale: float | None = None,
+    policies: Sequence[FieldPolicy] = (),
+    mask: Tensor | None = None,
+    return_trajectory: bool = False,
+    progress: bool = False,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype | None = None,
+    atol: float = 1e-5,
+    rtol: float = 1e-5,
+) -> SampleResult:
+    """Integrate ``model`` on ``space`` from the prior (t=0) to data (t=1).
+
+    Args:
+        model: ``model(x, t, **cond) -> output`` with ``t`` of shape ``(n,)``.
+        space: any Space; :func:`sampling_methods` lists the methods it supports.
+        x0_or_n: starting states ``(n, *event_shape)`` (checked with
+            ``space.validate_state``, never silently projected) or a count to draw from the
+            prior, on ``device`` or else the model's device.
+        steps: number of equal steps (ignored when ``time_grid`` is given).
+        method: 'euler', 'midpoint', 'rk4' (geometric, fixed step), a method the space
+            declares (CTMC: 'ancestral') or a torchdiffeq method such as 'dopri5'
+            (adaptive, with ``atol``/``rtol``).
+        time_grid: explicit times in [0, 1], strictly monotone; the solver starts at
+            ``time_grid[0]``.
+        cond: conditioning keyword arguments for the model (every key must be one the model
+            takes); ``guidance_scale`` turns on classifier-free guidance.
+        policies: sampler policies applied to the field, e.g. ``[RotationRate(c)]``; every
+            method integrates the same modified field.
+        mask: padding mask, for spaces with maskable positions (kept fixed while sampling).
+        return_trajectory: keep the state at every grid time.
+        progress: show a progress bar.
+        generator: seeds the prior draw and stochastic steps.
+
+    Returns:
+        :class:`SampleResult` with the final states, the grid, the trajectory (or None) and
+        the number of function evaluations.
+    """
+    _check_method(space, method)
+    check_cond(model, cond, guidance=guidance_scale is not None)
+    field = VelocityField(model, space, cond, guidance_scale, mask, policies)
+    if isinstance(x0_or_n, int):
+        device = device if device is not None else model_device(model)
+        x = space.sample_prior(x0_or_n, generator=generator, device=device, dtype=dtype)
+    else:
+        space.validate_state(x0_or_n)
+        x = x0_or_n.to(device=device or x0_or_n.device, dtype=dtype or x0_or_n.dtype)
+    # token ids are integers: their times are float64, the CTMC step's own precision
+    fdtype = x.dtype if x.is_floating_point() else torch.float64
+    grid = make_time_grid(steps, time_grid, dtype=fdtype).to(x.device)
+
+    if method not in ADAPTIVE_METHODS:
+        one_step = _step_table(space)[method]
+        traj = [x] if return_trajectory else None
+        k = grid.numel() - 1
+        for i in _progress(range(k), progress, k):
+            t, h = grid[i], grid[i + 1] - grid[i]
+            x = one_step(space, field, x, t, h, mask, generator)
+            if traj is not None:
+                traj.append(x)
+        trajectory = torch.stack(traj) if traj is not None else None
+        return SampleResult(x=x, times=grid, trajectory=trajectory, nfe=field.nfe)
+
+    if mask is not None:
+        raise ValueError("masks are supported by the fixed-step methods only")
+    try:
+        sol = odeint_ambient(space, field, x, grid, method, atol, rtol)
+    except (AssertionError, ValueError) as err:
+        raise ValueError(f"torchdiffeq could not integrate with method={method!r}: {err}") from err
+    sol = space.projx(sol)
+    return SampleResult(
+        x=sol[-1], times=grid, trajectory=sol if return_trajectory else None, nfe=field.nfe
+    )
