@@ -14,7 +14,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
-__all__ = ["as_batch_dict", "collate_batch"]
+__all__ = ["BATCH_KEYS", "as_batch_dict", "collate_batch"]
+
+#: batch keys that are not model conditions: the points and the padding mask
+BATCH_KEYS = ("x1", "mask")
 
 
 def as_batch_dict(batch: Any, where: str) -> dict[str, Tensor]:

@@ -14,11 +14,9 @@ from torch import Tensor
 
 from manifold_fm.errors import DataValidationError, check_finite
 from manifold_fm.spaces.base import Space
+from manifold_fm.train.collate import BATCH_KEYS
 
 __all__ = ["check_batch"]
-
-#: batch keys that are not model conditions
-_RESERVED = ("x1", "mask")
 
 
 def check_batch(space: Space, batch: Mapping[str, Tensor], where: str) -> None:
@@ -34,7 +32,7 @@ def check_batch(space: Space, batch: Mapping[str, Tensor], where: str) -> None:
     except (ValueError, TypeError) as err:
         raise DataValidationError(f"{where}, key 'x1': {err}") from err
     for key, value in batch.items():
-        if key in _RESERVED or not isinstance(value, Tensor) or value.dim() == 0:
+        if key in BATCH_KEYS or not isinstance(value, Tensor) or value.dim() == 0:
             continue
         try:
             check_finite(value, value.dim() - 1, f"condition {key!r}")

@@ -35,6 +35,7 @@ from manifold_fm.spaces.base import Space
 from manifold_fm.train import checkpoint as ckpt
 from manifold_fm.train.batches import make_batches
 from manifold_fm.train.builder import build_parts, check_arguments, setup_device
+from manifold_fm.train.collate import BATCH_KEYS
 from manifold_fm.train.config import TrainConfig
 from manifold_fm.train.data_checks import check_batch
 from manifold_fm.train.distributed import rank_seed
@@ -47,7 +48,6 @@ from manifold_fm.train.timesampling import make_time_sampler
 __all__ = ["CKPT_NAME", "METRICS_NAME", "NonFiniteLossError", "TrainResult", "Trainer"]
 
 CKPT_NAME = "ckpt.pt"
-_BATCH_KEYS = ("x1", "mask")  # every other batch key is a model condition
 
 
 class Trainer:
@@ -141,7 +141,7 @@ class Trainer:
         """One optimiser step on ``batch`` (read only: the dict is not modified)."""
         cfg, space, g, dev = self.config, self.space, self.generator, self.device
         x1, mask = batch["x1"], batch.get("mask")
-        cond: dict[str, Any] = {k: v for k, v in batch.items() if k not in _BATCH_KEYS}
+        cond: dict[str, Any] = {k: v for k, v in batch.items() if k not in BATCH_KEYS}
         n = x1.shape[0]
         x0 = space.sample_prior(
             n, generator=g, device=dev, dtype=x1.dtype if x1.is_floating_point() else None
