@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sized
 from typing import Any
 
 import torch
@@ -34,6 +34,7 @@ from manifold_fm.train.config import RESUME_FREE_KEYS, TrainConfig
 
 __all__ = ["check_resume", "data_fingerprint", "model_fingerprint", "run_fingerprint"]
 
+# a default object repr carries a memory address, new in every process: not compared
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _SHOWN = 8  # differing keys spelled out in the message; the rest are counted
 
@@ -71,7 +72,7 @@ def data_fingerprint(data: Any) -> dict[str, Any]:
         return {str(k): _tensor_fingerprint(v) for k, v in sorted(data.items())}
     if isinstance(data, DataLoader):
         ds = data.dataset
-        n = len(ds) if hasattr(type(ds), "__len__") else None
+        n = len(ds) if isinstance(ds, Sized) else None  # an IterableDataset may have none
         return {"loader": _qualname(ds), "len": n, "batch_size": data.batch_size}
     if isinstance(data, Dataset):
         return {"dataset": _qualname(data), "len": len(data)}  # type: ignore[arg-type]
