@@ -1,7 +1,8 @@
 """Typed, specific input checks shared by every space and loader.
 
 Each check raises ``ValueError`` naming what is wrong, where (the first offending row) and
-the offending value, so a user can find the bad input without a debugger.
+the offending value, so a user can find the bad input without a debugger. The error
+types below are ``ValueError`` subclasses, so a caller can catch either.
 """
 
 from __future__ import annotations
@@ -9,7 +10,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["check_finite", "check_shape_suffix", "first_bad_row"]
+__all__ = [
+    "DataValidationError",
+    "ResumeMismatchError",
+    "check_finite",
+    "check_shape_suffix",
+    "first_bad_row",
+]
 
 
 def first_bad_row(bad: Tensor) -> int | None:
@@ -40,3 +47,22 @@ def check_finite(x: Tensor, event_ndim: int, name: str) -> None:
     if i is not None:
         kind = "NaN" if torch.isnan(rows[i]).any() else "inf"
         raise ValueError(f"{name}: row {i} contains {kind} ({int(bad.sum())} bad rows)")
+
+
+class DataValidationError(ValueError):
+    """Training data that the space rejects (off the manifold, NaN, wrong shape, bad ids).
+
+    The message names where the data came from (``data['x1']`` or the DataLoader batch and
+    step) and the space's own reason, which names the first offending row.
+    """
+
+
+class ResumeMismatchError(ValueError):
+    """A resume whose run differs from the one that wrote the checkpoint.
+
+    ``keys`` lists the dotted keys that differ (``train.lr``, ``space``, ``data.x1``, ...).
+    """
+
+    def __init__(self, message: str, keys: list[str]) -> None:
+        super().__init__(message)
+        self.keys = list(keys)

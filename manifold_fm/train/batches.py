@@ -8,7 +8,8 @@ Accepted data:
   (no host work, exact resume from the generator state);
 * a ``torch.utils.data.Dataset`` whose items are tensors or dicts: wrapped in a DataLoader
   with :class:`EpochSampler` (seeded per epoch, sharded per rank, resumable mid-epoch) and
-  :func:`collate_batch` (pads variable-length items and adds ``"mask"``);
+  :func:`~manifold_fm.train.collate.collate_batch` (pads variable-length items and adds
+  ``"mask"``);
 * a ``DataLoader`` yielding tensors, dicts, or ``(x1,)`` / ``(x1, label)`` tuples (as
   from a ``TensorDataset``): iterated as is, epoch after epoch
   (``sampler.set_epoch`` is called when present); a resume skips the batches already
@@ -16,19 +17,24 @@ Accepted data:
   the epoch (as with DistributedSampler or EpochSampler).
 
 Floating-point tensors are cast to the model's dtype; integer tensors (tokens, labels)
-keep theirs.
+keep theirs. A ``check(batch, where)`` callable given to :func:`make_batches` sees the
+data as the caller gave it, before any cast or move: tensor data once, whole, at
+construction; loader data batch by batch (``check_batch``), on the host.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from manifold_fm.train.collate import as_batch_dict, collate_batch
+
 __all__ = [
+    "BatchCheck",
     "BatchStream",
     "EpochSampler",
     "LoaderBatches",
@@ -38,68 +44,14 @@ __all__ = [
 ]
 
 
-def _as_dict(batch: Any, where: str) -> dict[str, Tensor]:
-    if isinstance(batch, Tensor):
-        return {"x1": batch}
-    if isinstance(batch, Mapping):
-        if "x1" not in batch:
-            raise ValueError(f"{where}: batch dict needs an 'x1' key, got keys {sorted(batch)}")
-        return dict(batch)
-    tensors = isinstance(batch, (tuple, list)) and all(isinstance(b, Tensor) for b in batch)
-    if tensors and len(batch) in (1, 2):  # (x,) or (x, label), as from a TensorDataset
-        return {"x1": batch[0]} if len(batch) == 1 else {"x1": batch[0], "label": batch[1]}
-    raise TypeError(
-        f"{where}: batches must be a Tensor, a dict of tensors with 'x1', or a tuple "
-        f"(x1,) / (x1, label) of tensors; got {type(batch).__name__}"
-    )
+#: ``check(batch, where)``: raise if the dict batch is not valid training data
+BatchCheck = Callable[[Mapping[str, Tensor], str], None]
 
 
 def _to(t: Tensor, device: torch.device, float_dtype: torch.dtype) -> Tensor:
     if t.is_floating_point():
         return t.to(device=device, dtype=float_dtype, non_blocking=True)
     return t.to(device=device, non_blocking=True)
-
-
-def collate_batch(items: Sequence[Tensor | Mapping[str, Tensor]]) -> dict[str, Tensor]:
-    """Stack items into a dict batch; pad variable-length ones and add a mask.
-
-    Items are tensors (taken as ``x1``) or dicts with ``x1``. A key whose items differ in
-    their first dimension (frames of N residues, sequences of L tokens) is padded to
-    ``L = max length`` by repeating the item's first position (so padded entries stay
-    valid points: rotations stay rotations, tokens stay in the vocabulary), and
-    ``mask[i, j] = j < length_i`` (bool, shape ``(n, L)``) is added when ``x1`` varies.
-    An explicit ``mask`` key in the items is padded with False instead.
-    """
-    if not items:
-        raise ValueError("collate_batch: empty list of items")
-    dicts = [_as_dict(it, f"collate_batch item {i}") for i, it in enumerate(items)]
-    keys = list(dicts[0])
-    for i, d in enumerate(dicts):
-        if list(d) != keys:
-            raise ValueError(f"collate_batch: item {i} has keys {list(d)}, item 0 has {keys}")
-    out: dict[str, Tensor] = {}
-    for key in keys:
-        ts = [torch.as_tensor(d[key]) for d in dicts]
-        if all(t.shape == ts[0].shape for t in ts):
-            out[key] = torch.stack(ts)
-            continue
-        if any(t.dim() == 0 or t.shape[1:] != ts[0].shape[1:] for t in ts):
-            raise ValueError(
-                f"collate_batch: key {key!r} items may differ only in their first dim, got "
-                f"shapes {[tuple(t.shape) for t in ts[:4]]}..."
-            )
-        lengths = torch.tensor([t.shape[0] for t in ts])
-        width = int(lengths.max())
-        padded = ts[0].new_empty((len(ts), width, *ts[0].shape[1:]))
-        for i, t in enumerate(ts):  # one copy per item: collation, not a hot loop
-            padded[i, : t.shape[0]] = t
-            if t.shape[0] < width:
-                fill = False if key == "mask" else t[:1]
-                padded[i, t.shape[0] :] = fill
-        out[key] = padded
-        if key == "x1" and "mask" not in keys:
-            out["mask"] = torch.arange(width).unsqueeze(0) < lengths.unsqueeze(1)
-    return out
 
 
 class BatchStream:
@@ -122,6 +74,7 @@ class TensorBatches(BatchStream):
     """Uniform row draws (with replacement) from device-resident tensors.
 
     idx ~ U{0..n-1}^batch_size from a generator on ``device``; batch = {k: v[idx]}.
+    ``check`` runs once over all rows, before they are moved.
     """
 
     def __init__(
@@ -131,6 +84,7 @@ class TensorBatches(BatchStream):
         device: torch.device,
         float_dtype: torch.dtype,
         seed: int,
+        check: BatchCheck | None = None,
     ) -> None:
         sizes = {k: v.shape[0] for k, v in data.items()}
         n = sizes["x1"]
@@ -141,6 +95,8 @@ class TensorBatches(BatchStream):
             )
         if n == 0:
             raise ValueError("data has no rows (x1 has first dim 0)")
+        if check is not None:
+            check(data, "training data")
         self.data = {k: _to(v, device, float_dtype) for k, v in data.items()}
         self.n, self.batch_size, self.device = n, batch_size, device
         self.generator = torch.Generator(device=device)
@@ -183,10 +139,22 @@ class EpochSampler(Sampler[int]):
 
 
 class LoaderBatches(BatchStream):
-    """Batches from a DataLoader, epoch after epoch, moved to the device."""
+    """Batches from a DataLoader, epoch after epoch, moved to the device.
 
-    def __init__(self, loader: DataLoader, device: torch.device, float_dtype: torch.dtype) -> None:
+    ``check`` sees each batch on the host before the move, with ``where`` naming
+    ``source``, the batch's index in its epoch and the epoch.
+    """
+
+    def __init__(
+        self,
+        loader: DataLoader,
+        device: torch.device,
+        float_dtype: torch.dtype,
+        check: BatchCheck | None = None,
+        source: str = "DataLoader",
+    ) -> None:
         self.loader, self.device, self.float_dtype = loader, device, float_dtype
+        self.check, self.source = check, source
         self.epoch, self.consumed = 0, 0
         self._it: Iterator | None = None
 
@@ -219,8 +187,10 @@ class LoaderBatches(BatchStream):
                         "with drop_last=True?)"
                     ) from None
                 self.epoch, self.consumed = self.epoch + 1, 0
+        batch = as_batch_dict(batch, self.source)
+        if self.check is not None:
+            self.check(batch, f"{self.source} batch {self.consumed} of epoch {self.epoch}")
         self.consumed += 1
-        batch = _as_dict(batch, "DataLoader")
         return {k: _to(v, self.device, self.float_dtype) for k, v in batch.items()}
 
     def state_dict(self) -> dict[str, Any]:
@@ -241,18 +211,23 @@ def make_batches(
     rank: int = 0,
     world: int = 1,
     num_workers: int = 0,
+    check: BatchCheck | None = None,
+    check_batch: BatchCheck | None = None,
 ) -> BatchStream:
-    """Pick the right :class:`BatchStream` for ``data`` (see the module docstring)."""
+    """Pick the right :class:`BatchStream` for ``data`` (see the module docstring).
+
+    ``check`` validates tensor data once; ``check_batch`` each Dataset/DataLoader batch.
+    """
     if isinstance(data, Tensor):
-        return TensorBatches({"x1": data}, batch_size, device, float_dtype, seed)
+        return TensorBatches({"x1": data}, batch_size, device, float_dtype, seed, check)
     if isinstance(data, Mapping):
-        d = _as_dict(data, "data")
+        d = as_batch_dict(data, "data")
         for k, v in d.items():
             if not isinstance(v, Tensor):
                 raise TypeError(f"data[{k!r}] must be a Tensor, got {type(v).__name__}")
-        return TensorBatches(d, batch_size, device, float_dtype, seed)
+        return TensorBatches(d, batch_size, device, float_dtype, seed, check)
     if isinstance(data, DataLoader):
-        return LoaderBatches(data, device, float_dtype)
+        return LoaderBatches(data, device, float_dtype, check_batch)
     if isinstance(data, Dataset):
         n = len(data)  # type: ignore[arg-type]
         if n // world < batch_size:
@@ -269,7 +244,7 @@ def make_batches(
             num_workers=num_workers,
             pin_memory=device.type == "cuda",
         )
-        return LoaderBatches(loader, device, float_dtype)
+        return LoaderBatches(loader, device, float_dtype, check_batch, "Dataset")
     raise TypeError(
         "data must be a Tensor, a dict of tensors, a torch Dataset or a DataLoader, "
         f"got {type(data).__name__}"

@@ -64,6 +64,8 @@ class TrainConfig:
         progress: show a tqdm bar (rank 0 only).
         resume: continue from ``out_dir/ckpt.pt`` when it exists.
         num_workers: DataLoader workers when ``data`` is a Dataset.
+        validate_batches: check every Dataset/DataLoader batch with ``space.validate``
+            before its step (tensor data is checked once, whole, at construction).
     """
 
     steps: int = 2000
@@ -89,6 +91,7 @@ class TrainConfig:
     progress: bool = True
     resume: bool = False
     num_workers: int = 0
+    validate_batches: bool = True
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):
@@ -131,3 +134,20 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python dict (safe for TOML, JSON and ``torch.load(weights_only=True)``)."""
         return dataclasses.asdict(self)
+
+
+#: TrainConfig keys a resume may change: they steer how long the run goes and what it
+#: writes or shows, never the maths of a step (``num_workers`` only changes how fast a
+#: Dataset is read, ``resume`` is the request itself). Every other TrainConfig key, the
+#: space, the model and the data must match the checkpoint (see
+#: :mod:`manifold_fm.train.resume_guard`).
+RESUME_FREE_KEYS: tuple[str, ...] = (
+    "steps",
+    "ckpt_every",
+    "log_every",
+    "progress",
+    "out_dir",
+    "validate_batches",
+    "resume",
+    "num_workers",
+)
