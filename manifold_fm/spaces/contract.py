@@ -82,6 +82,8 @@ class Space(abc.ABC):
     event_shape: torch.Size
     #: number of leading event dims a padding mask covers (0: masks are not supported)
     mask_ndim: int = 0
+    #: points are integer ids (tokens); a product stores them as floats and casts back
+    integer_points: bool = False
 
     @property
     def output_shape(self) -> torch.Size:
