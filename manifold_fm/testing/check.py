@@ -95,7 +95,7 @@ def check_space(
         why = f"drawing inputs (sample_prior, proju, expmap) raised {type(e).__name__}: {e}"
         results.append(dims.dim_declared(SimpleNamespace(space=space)))
         results.append(PropertyResult("sample_inputs", FAILED, reason=why))
-        return _finish(CheckReport(repr(space), dtype, n, seed, results), raise_on_fail)
+        return _finish(CheckReport(_describe(space), dtype, n, seed, results), raise_on_fail)
     for name, prop in PROPERTIES.items():
         try:
             results.append(prop(ctx))
@@ -103,7 +103,15 @@ def check_space(
             results.append(PropertyResult(name, SKIPPED, reason=f"not implemented: {e}"))
         except Exception as e:  # a crash is a failure of that property, reported by name
             results.append(PropertyResult(name, FAILED, reason=f"raised {type(e).__name__}: {e}"))
-    return _finish(CheckReport(repr(space), dtype, n, seed, results), raise_on_fail)
+    return _finish(CheckReport(_describe(space), dtype, n, seed, results), raise_on_fail)
+
+
+def _describe(space: ManifoldSpace) -> str:
+    """repr(space), or its class name when the repr itself is broken."""
+    try:
+        return repr(space)
+    except Exception as e:  # a broken space must still get its report
+        return f"{type(space).__name__} (repr raised {type(e).__name__})"
 
 
 def _finish(report: CheckReport, raise_on_fail: bool) -> CheckReport:

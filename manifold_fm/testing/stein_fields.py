@@ -6,7 +6,8 @@ Smooth tangent fields built from the public ManifoldSpace API only:
   onto each tangent space (smooth on embedded manifolds, constant on flat charts).
 * ``radial_k`` / ``swirl_k``: w_k(x) log_x(y_k) and w_k(x) from_ambient_velocity(x, C_k)
   with the C^2 bump w_k(x) = (1 - d(x, y_k)^2 / r^2)^3_+ around an anchor y_k. The radius
-  r is the median distance to the anchor, capped at 0.9 times the probed cut radius, so the
+  r is 3 times the median distance to the anchor (the bump covers most samples, so the
+  fields see the spread of the prior), capped at 0.9 times the probed cut radius, so the
   bump vanishes before the cut locus, where d^2 and log_x y stop being smooth.
 * spaces without logmap/dist get ``linear_k``: from_ambient_velocity(x, M_k x) instead,
   which is smooth because such spaces are embedded (their points are ambient coordinates).
@@ -64,7 +65,7 @@ def stein_fields(c: Ctx, x: Tensor) -> list[tuple[str, Field, Tensor]]:
         return out
     for k, a in enumerate(anchors):
         scale = float(d[k].median())
-        r = min(scale, 0.9 * c.cut_radius(a, scale))
+        r = min(3 * scale, 0.9 * c.cut_radius(a, scale))
         rows = d[k] < r
 
         def radial(y: Tensor, a=a, r=r) -> Tensor:
