@@ -12,7 +12,7 @@ points, as for SO(3) in rotation-vector coordinates). A property whose operation
 a failure of that property. Errors are relative where the quantity has a scale:
 err / max(1, |reference|).
 
-Tolerances are ``scale * base`` with base = 1e-6 (float64) or 1e-3 (float32) unless
+Tolerances are ``scale * base`` with base = 1e-6 (float64) or 3e-4 (float32) unless
 ``atol`` is given; the finite-difference target check (5-point stencil, h = 2e-4, always
 evaluated in float64) uses a looser scale (truncation O(h^4) plus rounding O(eps / h)).
 The Monte Carlo prior properties run in float64 whatever ``dtype`` is and are judged by
@@ -75,7 +75,7 @@ def check_space(
             float64 samples.
         dtype: float32 or float64; tolerances scale with it.
         seed: seeds the torch generator all inputs come from.
-        atol: overrides the base tolerance (1e-6 float64, 1e-3 float32).
+        atol: overrides the base tolerance (1e-6 float64, 3e-4 float32).
         raise_on_fail: raise :class:`SpaceCheckError` when a property fails.
         device: where inputs are drawn and the space is evaluated.
 

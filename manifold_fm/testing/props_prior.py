@@ -29,8 +29,9 @@ from manifold_fm.testing.stein_fields import gaussian_proposal_log_density, stei
 
 __all__ = ["Z_MAX", "log_prior_normalized", "prior_stein"]
 
-#: largest accepted |z-score| (two-sided normal tail 5.7e-7 per statistic)
-Z_MAX = 5.0
+#: largest accepted |z-score|: the two-sided normal tail is 2e-9, but the integrands are
+#: heavy-tailed on SPD and products (observed z spread up to 1.4 instead of 1 over seeds)
+Z_MAX = 6.0
 
 
 def _z(vals: Tensor, target: float) -> tuple[float, float, float]:
