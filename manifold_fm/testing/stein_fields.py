@@ -49,7 +49,7 @@ def stein_fields(c: Ctx, x: Tensor) -> list[tuple[str, Field, Tensor]]:
                 all_rows,
             )
         )
-    anchors = sp.sample_prior(3, generator=c.g, device=c.device, dtype=torch.float64)
+    anchors = sp.sample_prior(2, generator=c.g, device=c.device, dtype=torch.float64)
     try:
         d = torch.stack([sp.dist(x, a.expand_as(x)) for a in anchors])
         sp.logmap(x[:1], anchors[:1])
