@@ -145,6 +145,7 @@ def test_log_prior_formula_and_mask_consistency():
         -5 * math.log(8 * math.pi**2)
         - 0.5 * d * math.log(2 * math.pi * s * s)
         - (t * t).sum((-1, -2)) / (2 * s * s)
+        - 0.5 * d * math.log(space.trans_weight)  # Riemannian volume of the weighted metric
     )
     assert torch.allclose(lp, want)
     # a padded example scores like the same real frames in a shorter space
@@ -156,6 +157,7 @@ def test_log_prior_formula_and_mask_consistency():
     free = SE3(n_frames=5, centered=False, trans_scale=s)
     g = torch.distributions.Normal(0.0, s)
     want_free = -5 * math.log(8 * math.pi**2) + g.log_prob(t).sum((-1, -2))
+    want_free = want_free - 0.5 * 15 * math.log(free.trans_weight)
     assert torch.allclose(free.log_prior(x), want_free.double())
 
 

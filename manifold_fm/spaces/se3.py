@@ -32,7 +32,10 @@ real frames of -log(8 pi^2) (or the IGSO3 log density) plus the log density of t
 translations w.r.t. Lebesgue measure on the subspace they live in: with n real residues
 and d = 3 (n - 1) (centered) or 3 n (not centered),
 log p(t) = -d/2 log(2 pi trans_scale^2) - |t_c|^2 / (2 trans_scale^2), t_c the centred
-translations (the projection of an isotropic Gaussian is isotropic on the subspace).
+translations (the projection of an isotropic Gaussian is isotropic on the subspace). The
+contract asks for a density w.r.t. the Riemannian volume of the weighted metric, which is
+rot_weight^(3n/2) trans_weight^(d/2) times Haar x Lebesgue, so ``log_prior`` subtracts
+(3n/2) log rot_weight + (d/2) log trans_weight (0 for unit weights).
 """
 
 from __future__ import annotations
@@ -90,8 +93,8 @@ class SE3(ManifoldSpace):
             raise ValueError(f"SE3: trans_scale must be a positive number, got {trans_scale!r}")
         trans_weight = 1.0 / trans_scale**2 if trans_weight is None else trans_weight
         for name, val in (("rot_weight", rot_weight), ("trans_weight", trans_weight)):
-            if not (isinstance(val, (int, float)) and 0 <= val < math.inf):
-                raise ValueError(f"SE3: {name} must be a non-negative number, got {val!r}")
+            if not (isinstance(val, (int, float)) and 0 < val < math.inf):
+                raise ValueError(f"SE3: {name} must be a positive number, got {val!r}")
         self.n_frames = n_frames
         self.centered = bool(centered)
         self.trans_scale = float(trans_scale)
@@ -169,7 +172,9 @@ class SE3(ManifoldSpace):
             n = torch.full(x.shape[:-3], float(self.n_frames), device=x.device, dtype=x.dtype)
         d = 3 * (n - 1) if self.centered else 3 * n
         s2 = self.trans_scale**2
-        return lr.sum(-1) - 0.5 * d * math.log(2 * math.pi * s2) - sq.sum(-1) / (2 * s2)
+        log_vol = 1.5 * n * math.log(self.rot_weight) + 0.5 * d * math.log(self.trans_weight)
+        gauss = -0.5 * d * math.log(2 * math.pi * s2) - sq.sum(-1) / (2 * s2)
+        return lr.sum(-1) + gauss - log_vol
 
     # -- geometry -------------------------------------------------------------------
     def expmap(self, x: Tensor, v: Tensor) -> Tensor:

@@ -2,7 +2,7 @@
 
 The new properties must have run (not been skipped) wherever the space supports them, so
 a pass means the dimension, the tangent/normal split, the minimality of the logmap and the
-prior law were all checked. One known convention mismatch is kept as a strict xfail.
+prior law were all checked.
 """
 
 from __future__ import annotations
@@ -57,14 +57,9 @@ def test_degenerate_importance_weights_are_a_skip_with_the_reason():
     assert res.status == "skipped" and "effective sample size" in res.reason
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SE3.log_prior is a density w.r.t. Haar x Lebesgue(translations), not w.r.t. the "
-    "Riemannian volume of SE3's own weighted metric: with trans_weight = 1 / trans_scale^2 "
-    "= 0.01 the two differ by trans_weight^(-3N/2) = 1e6 for N = 2 uncentred frames",
-)
 def test_se3_log_prior_is_normalised_for_its_metric():
-    # igso3 rotations keep the importance weights usable (uniform ones: ESS too small)
+    # a density w.r.t. the volume of the weighted metric (trans_weight 0.01 here); igso3
+    # rotations keep the importance weights usable (uniform ones: ESS too small)
     space = SE3(2, centered=False, prior="igso3", sigma=0.8)
     report = check_space(space, n=32, seed=11, raise_on_fail=False)
     assert report["log_prior_normalized"].status == "passed", str(report)
