@@ -11,8 +11,9 @@ import torch
 from torch import Tensor
 
 from manifold_fm.schedules import KappaSchedule
+from manifold_fm.spaces.contract import PathSample
 
-__all__ = ["hazard", "jump_rates", "posterior_log_probs"]
+__all__ = ["generalized_kl", "hazard", "jump_rates", "posterior_log_probs"]
 
 
 def hazard(schedule: KappaSchedule, t: Tensor, eps: float = 1e-12) -> Tensor:
@@ -60,3 +61,28 @@ def jump_rates(
     delta = torch.nn.functional.one_hot(x_t, n_states).to(p.dtype)
     w = hazard(schedule, t.to(p.dtype)).reshape(n, 1, 1)
     return w * (p - delta)
+
+
+def generalized_kl(
+    logits: Tensor, sample: PathSample, schedule: KappaSchedule, mask_id: int | None, vocab: int
+) -> Tensor:
+    """Per-position generalized KL between the true and model rates, shape (n, L).
+
+    With w = kappa'/(1-kappa), p = p_theta(. | x_t), x = x_t^i, y = x1^i::
+
+        GKL_i = w [delta_y(x) - p(x) - (1 - delta_y(x)) log p(y)]  >= 0
+
+    (Shaul et al. 2024; the path-space KL of the two CTMCs, which factorises over
+    single-position jumps). Mask source with SUBS: w (-log p(y)) at masked positions, 0
+    elsewhere. Padded positions (``sample.mask`` False) are 0. Computed in float64.
+    """
+    x_t, x1 = sample.x_t, sample.x1
+    lp = posterior_log_probs(logits, x_t, mask_id).double()
+    nll = -lp.gather(-1, x1.unsqueeze(-1)).squeeze(-1)
+    w = hazard(schedule, sample.t.double()).unsqueeze(-1)
+    p_xt = lp.gather(-1, x_t.clamp_max(vocab - 1).unsqueeze(-1)).squeeze(-1)
+    p_xt = torch.where(x_t < vocab, p_xt.exp(), 0.0)
+    same = x_t == x1
+    gkl = torch.where(same, 1.0 - p_xt, torch.where(same, 0.0, nll) - p_xt)
+    real = sample.mask if sample.mask is not None else torch.ones_like(same)
+    return torch.where(real, w * gkl, 0.0)

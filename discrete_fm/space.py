@@ -27,7 +27,7 @@ from types import MappingProxyType
 import torch
 from torch import Tensor
 
-from discrete_fm.rates import hazard, posterior_log_probs
+from discrete_fm.rates import generalized_kl, posterior_log_probs
 from discrete_fm.sampling import JUMP_KINDS, ctmc_step
 from manifold_fm.schedules import KappaSchedule, as_kappa_schedule
 from manifold_fm.spaces.base import PathSample, Space
@@ -225,25 +225,10 @@ class CTMCSpace(Space):
     def generalized_kl(self, output: Tensor, sample: PathSample) -> Tensor:
         """Per-position generalized KL between the true and model rates, shape (n, L).
 
-        With w = kappa'/(1-kappa), p = p_theta(. | x_t), x = x_t^i, y = x1^i::
-
-            GKL_i = w [delta_y(x) - p(x) - (1 - delta_y(x)) log p(y)]  >= 0
-
-        (Shaul et al. 2024; the path-space KL of the two CTMCs, which factorises over
-        single-position jumps). Mask source with SUBS: w (-log p(y)) at masked positions, 0
-        elsewhere. Padded positions are 0. Computed in float64.
+        See :func:`discrete_fm.rates.generalized_kl` (float64, padded positions 0).
         """
-        x_t, x1 = sample.x_t, sample.x1
-        self._check_logits(output, x1)
-        lp = posterior_log_probs(output, x_t, self.mask_id).double()
-        nll = -lp.gather(-1, x1.unsqueeze(-1)).squeeze(-1)
-        w = hazard(self.schedule, sample.t.double()).unsqueeze(-1)
-        p_xt = lp.gather(-1, x_t.clamp_max(self.vocab_size - 1).unsqueeze(-1)).squeeze(-1)
-        p_xt = torch.where(x_t < self.vocab_size, p_xt.exp(), 0.0)
-        same = x_t == x1
-        gkl = torch.where(same, 1.0 - p_xt, torch.where(same, 0.0, nll) - p_xt)
-        real = sample.mask if sample.mask is not None else torch.ones_like(same)
-        return torch.where(real, w * gkl, 0.0)
+        self._check_logits(output, sample.x1)
+        return generalized_kl(output, sample, self.schedule, self.mask_id, self.vocab_size)
 
     def loss(self, output: Tensor, sample: PathSample) -> Tensor:
         """Per-sequence loss, shape (n,): ``"ce"`` or ``"elbo"`` (see the module docstring)."""

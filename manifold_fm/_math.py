@@ -11,14 +11,18 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["safe_norm", "sinc", "sphere_log_area", "wrap_angle"]
+__all__ = ["safe_norm", "safe_sqrt", "sinc", "sphere_log_area", "wrap_angle"]
+
+
+def safe_sqrt(sq: Tensor) -> Tensor:
+    """sqrt(max(sq, 0)) whose gradient at sq <= 0 is 0 instead of inf / NaN."""
+    pos = sq > 0
+    return torch.where(pos, torch.where(pos, sq, torch.ones_like(sq)).sqrt(), torch.zeros_like(sq))
 
 
 def safe_norm(v: Tensor, dim: int | tuple[int, ...] = -1, keepdim: bool = False) -> Tensor:
     """Euclidean norm whose gradient at v = 0 is 0 instead of NaN."""
-    sq = (v * v).sum(dim=dim, keepdim=keepdim)
-    pos = sq > 0
-    return torch.where(pos, torch.where(pos, sq, torch.ones_like(sq)).sqrt(), torch.zeros_like(sq))
+    return safe_sqrt((v * v).sum(dim=dim, keepdim=keepdim))
 
 
 def sinc(x: Tensor) -> Tensor:

@@ -29,6 +29,7 @@ from torch import Tensor
 from manifold_fm.errors import check_finite, check_shape_suffix
 from manifold_fm.schedules import KappaSchedule, as_kappa_schedule
 from manifold_fm.spaces.contract import PathSample, Space, pad_time, time_like
+from manifold_fm.spaces.tangent_basis import gram_tangent_basis
 
 __all__ = ["ManifoldSpace", "PathSample", "Space", "pad_time", "time_like"]
 
@@ -139,27 +140,11 @@ class ManifoldSpace(Space):
     def tangent_basis(self, x: Tensor) -> Tensor:
         """Orthonormal basis of the tangent space at ``x`` w.r.t. :meth:`inner`.
 
-        Returns shape ``batch_shape + (dim,) + tangent_shape``: ``b[..., i, :]`` with
-        ``<b_i, b_j>_x = delta_ij``. Generic version: project the ambient basis e_k of the
-        tangent representation with ``proju``, form the Gram matrix G_kl = <P e_k, P e_l>_x,
-        and keep the top-``dim`` eigenpairs (G = U L U^T): b_j = sum_k U_kj P e_k / sqrt(L_j).
-        This is orthonormal for any metric given by ``inner`` (conformal ones included).
-        Spaces with a closed form override it.
+        Shape ``batch_shape + (dim,) + tangent_shape``, ``<b_i, b_j>_x = delta_ij``. Generic
+        version: :func:`~manifold_fm.spaces.tangent_basis.gram_tangent_basis`; spaces with a
+        closed form override it.
         """
-        tshape = tuple(self.tangent_shape)
-        big = math.prod(tshape)
-        batch = tuple(self.batch_shape(x))
-        nb = len(batch)
-        eye = torch.eye(big, device=x.device, dtype=x.dtype).reshape(big, *tshape)
-        xe = x.unsqueeze(nb).expand(*batch, big, *self.event_shape)
-        p = self.proju(xe, eye.expand(*batch, big, *tshape))
-        xg = x.reshape(*batch, 1, 1, *self.event_shape).expand(*batch, big, big, *self.event_shape)
-        gram = self.inner(xg, p.unsqueeze(nb + 1), p.unsqueeze(nb))
-        evals, evecs = torch.linalg.eigh(gram)
-        lam = evals[..., big - self.dim :].clamp_min(torch.finfo(x.dtype).tiny)
-        coef = (evecs[..., big - self.dim :] / lam.sqrt().unsqueeze(-2)).transpose(-1, -2)
-        basis = coef @ p.reshape(*batch, big, big)
-        return basis.reshape(*batch, self.dim, *tshape)
+        return gram_tangent_basis(self, x)
 
     def log_volume_drift(self, x: Tensor, v: Tensor) -> Tensor | None:
         """<grad log sqrt(det G)(x), v> in the point chart, or None where it is not needed.
@@ -267,12 +252,9 @@ class ManifoldSpace(Space):
     ) -> Tensor:
         """Exponential-map Euler step: x' = retract(exp_x(dt * proju(x, v))).
 
-        ``x``: ``batch_shape + event_shape``; ``output`` v: ``batch_shape + tangent_shape``;
-        ``dt``: scalar or ``batch_shape``. ``retract`` removes rounding drift, so states stay
-        on the manifold over thousands of steps. Padded positions (``mask`` False, spaces
-        with ``mask_ndim > 0``) are returned bit-for-bit unchanged. Geometry only: sampler
-        policies (guidance, rotation rates) act on the field, see
-        :mod:`manifold_fm.solvers`.
+        ``x``: ``batch + event_shape``; ``output`` v: ``batch + tangent_shape``; ``dt``:
+        scalar or ``batch``. ``retract`` removes rounding drift; padded positions (``mask``
+        False) come back bit-for-bit. Geometry only: sampler policies act on the field.
         """
         mask = self.check_mask(x, mask)
         tshape = tuple(self.tangent_shape)

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from manifold_fm._math import safe_sqrt
 from manifold_fm.spaces.sphere import Sphere
 
 __all__ = ["LorentzMaps", "ProductMaps", "SphereMaps"]
@@ -97,7 +98,7 @@ class LorentzMaps:
     def _orth(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """(u, |u|_L): the part of y Minkowski-orthogonal to x and its norm."""
         u = y + (self._mink(x, y) / self.big_k) * x
-        return u, self._mink(u, u).clamp_min(0).sqrt()
+        return u, safe_sqrt(self._mink(u, u))
 
     def dist(self, x: Tensor, y: Tensor, keepdim: bool = False) -> Tensor:
         sk = math.sqrt(self.big_k)
@@ -114,7 +115,7 @@ class LorentzMaps:
 
     def expmap(self, x: Tensor, v: Tensor) -> Tensor:
         sk = math.sqrt(self.big_k)
-        a = self._mink(v, v).clamp_min(0).sqrt() / sk
+        a = safe_sqrt(self._mink(v, v)) / sk
         return self.geo.projx(torch.cosh(a) * x + _sinhc(a) * v)
 
     def expmap0(self, v: Tensor) -> Tensor:

@@ -45,7 +45,6 @@ import math
 import torch
 from torch import Tensor
 
-from manifold_fm.errors import check_shape_suffix
 from manifold_fm.schedules import KappaSchedule
 from manifold_fm.spaces.base import ManifoldSpace, PathSample, pad_time, time_like
 from manifold_fm.spaces.so3 import SO3
@@ -292,10 +291,6 @@ class SE3(ManifoldSpace):
         if sample.mask is not None:
             per = torch.where(sample.mask, per, torch.zeros_like(per))
         return per.sum(-1)
-
-    def validate(self, x: Tensor, atol: float | None = None) -> None:
-        check_shape_suffix(x, self.event_shape, "SE3")
-        super().validate(x, atol)
 
     def __repr__(self) -> str:
         return (

@@ -24,7 +24,6 @@ import math
 import torch
 from torch import Tensor
 
-from manifold_fm.errors import check_shape_suffix
 from manifold_fm.lie.igso3 import IGSO3, LOG_VOLUME
 from manifold_fm.lie.rotations import (
     hat,
@@ -217,10 +216,6 @@ class SO3(ManifoldSpace):
     def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
         """Body rotation vectors ``(n, ..., 3)`` times ``factor`` ``(n,)``."""
         return output * factor.reshape(factor.shape + (1,) * (output.dim() - factor.dim()))
-
-    def validate(self, x: Tensor, atol: float | None = None) -> None:
-        check_shape_suffix(x, self.event_shape, "SO3")
-        super().validate(x, atol)
 
     def __repr__(self) -> str:
         extra = f", prior='igso3', sigma={self.igso3.sigma:g}" if self.igso3 else ""

@@ -42,7 +42,7 @@ def tangent_basis_rank(c: Ctx) -> PropertyResult:
     Error per row: the rank mismatch |rank - dim| plus the largest basis defect.
     """
     sp = c.space
-    x = c.x0.double()
+    x = sp.projx(c.x0.double())  # the maths at float64 points, not float32 rounding
     tshape = tuple(sp.tangent_shape)
     size = math.prod(tshape)
     eye = torch.eye(size, device=x.device, dtype=x.dtype).reshape(size, *tshape)
@@ -74,10 +74,11 @@ def point_error_order(c: Ctx) -> PropertyResult:
     for an ambient Gaussian z, both scaled to ambient norm 1; eps = 1e-4 (float64) or 1e-2
     (float32). With threshold eps^1.5 (geometric mean of the two orders) the median over
     rows of point_error(x + eps a) must be below it and, when codim = numel(event_shape) -
-    dim > 0, the median of point_error(x + eps n) above it (medians: a few rows may cross a
-    chart boundary, e.g. a torus angle near 0). codim > 0 with no normal component at all
-    fails too (proju keeps every direction). Error: the larger of median_t / eps^1.5 and
-    eps^1.5 / median_n; tolerance 1.
+    dim > 0, the median of point_error(x + eps n) above eps^1.5 / s, s the median of
+    max(1, |x|): a point_error relative to the point's size (hyperboloid, SPD) shrinks a
+    normal step by s. Medians: a few rows may cross a chart boundary (a torus angle near
+    0). codim > 0 with no normal component at all fails too (proju keeps every direction).
+    Error: the larger of median_t / eps^1.5 and (eps^1.5 / s) / median_n; tolerance 1.
     """
     sp = c.space
     x = c.x0
@@ -98,7 +99,8 @@ def point_error_order(c: Ctx) -> PropertyResult:
             return PropertyResult("point_error_order", FAILED, math.inf, 1.0, {"x": x[0]}, why)
         nhat = nrm / c.pad_x(size.clamp_min(1e-30))
         med_n = float(sp.point_error(x + eps * nhat).median())
-        err = max(err, thr / max(med_n, 1e-300))
+        thr_n = thr / float(flat_norm(x, c.en).clamp_min(1).median())
+        err = max(err, thr_n / max(med_n, 1e-300))
         why += f"; median normal error {med_n:.2e} (codim {codim})"
     else:
         why += "; codim 0, no normal direction"

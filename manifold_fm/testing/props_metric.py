@@ -39,7 +39,7 @@ def _dist_minimal(c: Ctx) -> PropertyResult:
     eigenvalues e^|v|) is ill-conditioned in float32, and rounding is not what this checks.
     """
     sp = c.space
-    x, y = c.x0.double(), c.x1.double()
+    x, y = sp.projx(c.x0.double()), sp.projx(c.x1.double())  # float64 points
     z = y.roll(1, 0)
     d_xz = sp.dist(x, z)
     tri = torch.relu(d_xz - sp.dist(x, y) - sp.dist(y, z)) / d_xz.clamp_min(1)
