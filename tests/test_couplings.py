@@ -12,8 +12,6 @@ from hypothesis import strategies as st
 from manifold_fm import Euclidean, FlatTorus, Sphere
 from manifold_fm.couplings import get_coupling, independent, minibatch_ot, pairwise_cost
 
-torch.set_num_threads(1)
-
 SPACES = {
     "euclid": lambda: Euclidean(2),
     "sphere": lambda: Sphere(2),

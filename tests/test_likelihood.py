@@ -14,7 +14,6 @@ from manifold_fm.divergence import DivergenceField
 from manifold_fm.likelihood import LikelihoodError, log_prob
 from manifold_fm.spaces.base import ManifoldSpace
 
-torch.set_num_threads(1)
 F64 = torch.float64
 
 

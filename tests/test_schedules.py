@@ -18,8 +18,6 @@ from manifold_fm.schedules import (
     as_kappa_schedule,
 )
 
-torch.set_num_threads(1)
-
 KAPPAS = [Linear(), Cosine(), Polynomial(1), Polynomial(2), Polynomial(3.5)]
 AFFINES = [CondOTAffine(), CondOTAffine(Cosine()), TrigAffine(), VPAffine()]
 H = 1e-6

@@ -15,8 +15,6 @@ import torch
 from manifold_fm import Euclidean, FlatTorus, Sphere
 from manifold_fm.testing import SpaceCheckError, check_space
 
-torch.set_num_threads(1)
-
 
 class ShiftedLogPriorEuclidean(Euclidean):
     """log_prior off by +1 on an infinite-volume space (integrates to e)."""

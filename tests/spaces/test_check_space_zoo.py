@@ -14,8 +14,6 @@ import torch
 from manifold_fm import SE3, SO3, Euclidean, FlatTorus, GeooptSpace, ProductSpace, Sphere
 from manifold_fm.testing import check_space
 
-torch.set_num_threads(1)
-
 SPACES = {
     "euclidean": lambda: Euclidean(3),
     "euclidean_image": lambda: Euclidean((2, 3, 3)),

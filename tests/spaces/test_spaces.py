@@ -26,8 +26,6 @@ from manifold_fm.spaces.geoopt_priors import (
 )
 from manifold_fm.testing import check_space
 
-torch.set_num_threads(1)
-
 SPACES = {
     "euclidean": lambda: Euclidean(3),
     "euclidean_image": lambda: Euclidean((2, 3)),

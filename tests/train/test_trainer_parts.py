@@ -27,8 +27,6 @@ from manifold_fm.train import (
 from manifold_fm.train.lr import lr_factor
 from manifold_fm.train.timesampling import make_time_sampler
 
-torch.set_num_threads(1)
-
 
 # -- config -------------------------------------------------------------------------
 def test_unknown_key_names_the_closest_valid_key():

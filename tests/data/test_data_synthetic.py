@@ -19,8 +19,6 @@ from manifold_fm.data.synthetic import (
 )
 from manifold_fm.spaces import Sphere
 
-torch.set_num_threads(1)
-
 
 @settings(deadline=None, max_examples=10)
 @given(kappa=st.floats(0.5, 60.0), seed=st.integers(0, 2**31 - 1))

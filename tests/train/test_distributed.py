@@ -14,7 +14,7 @@ import pytest
 import torch
 
 TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
+REPO = TESTS.parents[1]
 
 SCRIPT = """
 import json, os, sys, torch

@@ -14,8 +14,6 @@ import torch
 from manifold_fm import Euclidean, ManifoldSpace, PathSample, Sphere
 from manifold_fm.testing import CheckReport, SpaceCheckError, check_space
 
-torch.set_num_threads(1)
-
 
 class WrongSignSphere(Sphere):
     """The classic bug: target points from x1 back to x0."""

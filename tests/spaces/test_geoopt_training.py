@@ -17,8 +17,6 @@ from manifold_fm import GeooptSpace
 from manifold_fm.nn.mlp import TangentModel, TimeMLP
 from manifold_fm.solvers import sample
 
-torch.set_num_threads(1)
-
 
 def _problem(name: str, g: torch.Generator):
     if name == "poincare":

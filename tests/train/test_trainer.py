@@ -28,8 +28,6 @@ from manifold_fm.train import (
     load_checkpoint,
 )
 
-torch.set_num_threads(1)
-
 
 def cfg(**kw) -> TrainConfig:
     base = dict(steps=40, batch_size=64, lr=3e-3, warmup_steps=5, log_every=10, progress=False)

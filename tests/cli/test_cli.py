@@ -13,7 +13,7 @@ from manifold_fm.cli import main
 from manifold_fm.cli.run_config import load_run_config
 from manifold_fm.train import load_checkpoint
 
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.name)
@@ -23,7 +23,6 @@ def test_shipped_configs_parse(path):
 
 
 def test_train_then_sample(tmp_path, capsys):
-    torch.set_num_threads(1)
     out = tmp_path / "run"
     rc = main(
         [
@@ -93,7 +92,7 @@ def test_demo_runs_end_to_end_and_writes_its_outputs(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "path", sorted(Path(__file__).resolve().parents[1].joinpath("configs").glob("*.toml"))
+    "path", sorted(Path(__file__).resolve().parents[2].joinpath("configs").glob("*.toml"))
 )
 def test_every_shipped_config_loads_and_builds(path):
     from manifold_fm.cli.registry import MODELS, SPACES

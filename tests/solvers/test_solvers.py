@@ -14,8 +14,6 @@ import torch
 from manifold_fm import Euclidean, Space, Sphere
 from manifold_fm.solvers import SampleResult, VelocityField, make_time_grid, sample
 
-torch.set_num_threads(1)
-
 OMEGA = 2.0 * torch.tensor([0.3, 0.4, math.sqrt(0.75)], dtype=torch.float64)
 
 

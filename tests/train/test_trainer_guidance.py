@@ -23,7 +23,6 @@ def _two_caps(n: int = 2000) -> dict[str, torch.Tensor]:
 
 @pytest.mark.slow
 def test_guidance_scale_moves_samples_towards_the_condition():
-    torch.set_num_threads(1)
     s = Sphere(2)
     torch.manual_seed(0)
     model = TangentModel(s, TimeMLP.for_space(s, hidden=64, depth=2, n_classes=2))
