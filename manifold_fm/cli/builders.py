@@ -76,13 +76,18 @@ def _mlp(
 
 @DATASETS.register("vmf_mixture")
 def _vmf_mixture(
-    space: Space, n: int = 20000, k: int = 4, kappa: float = 50.0, seed: int = 0
+    space: Space,
+    n: int = 20000,
+    k: int = 4,
+    kappa: float = 50.0,
+    seed: int = 0,
+    labels: bool = False,
 ) -> dict[str, Tensor]:
     """Equal mixture of k von Mises-Fisher components on S^2 with random means
     (:func:`manifold_fm.data.synthetic.random_vmf_mixture_data`).
 
-    Returns ``{"x1": (n, 3) float32, "label": (n,) long}`` (the component index, usable
-    as a condition).
+    Returns ``{"x1": (n, 3) float32}``, plus ``"label": (n,) long`` (the component index,
+    a condition: the model needs ``n_classes``) when ``labels`` is true.
     """
     from manifold_fm.data.synthetic import random_vmf_mixture_data
 
@@ -91,10 +96,10 @@ def _vmf_mixture(
             "[data] kind='vmf_mixture' draws points of S^2 in R^3; use [space] "
             f"kind='sphere', d=2 (Sphere(2)), got {space!r}"
         )
-    x, labels, _ = random_vmf_mixture_data(n, k, kappa, seed)
+    x, label, _ = random_vmf_mixture_data(n, k, kappa, seed)
     x = x.float()
     space.validate(x)
-    return {"x1": x, "label": labels}
+    return {"x1": x, "label": label} if labels else {"x1": x}
 
 
 @DATASETS.register("demo")

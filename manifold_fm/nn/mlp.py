@@ -61,6 +61,8 @@ class TimeMLP(nn.Module):
         self.out_shape = tuple(out_shape) if out_shape is not None else (out_dim,)
         self.label = nn.Embedding(n_classes + 1, hidden) if n_classes else None
         self.n_classes = n_classes
+        #: condition keywords the forward reads (none without a label embedding)
+        self.cond_keys = ("label", "cond_drop") if n_classes else ()
         layers: list[nn.Module] = [nn.Linear(in_dim + time_dim, hidden), nn.SiLU()]
         for _ in range(depth - 1):
             layers += [nn.Linear(hidden, hidden), nn.SiLU()]

@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from manifold_fm.conditioning import with_dropped
+from manifold_fm.conditioning import check_cond, with_dropped
 from manifold_fm.couplings import get_coupling
 from manifold_fm.spaces.base import Space
 from manifold_fm.train import checkpoint as ckpt
@@ -98,7 +98,7 @@ class Trainer:
             rank=self.dist.rank,
             world=self.dist.world_size,
             num_workers=cfg.num_workers,
-            check=lambda batch, where: check_batch(space, batch, where),
+            check=self._check_data,
             check_batch=self._check_loader_batch if cfg.validate_batches else None,
         )
         self.coupling = get_coupling(cfg.coupling)
@@ -134,8 +134,14 @@ class Trainer:
         return self.meter.loss_steps
 
     # -- one step ---------------------------------------------------------------------
+    def _check_data(self, batch: dict[str, Tensor], where: str) -> None:
+        check_batch(self.space, batch, where)
+        # every condition key must be read by the model (cond_dropout needs cond_drop too)
+        cond = {k: v for k, v in batch.items() if k not in BATCH_KEYS}
+        check_cond(self.parts.model, cond, guidance=bool(cond) and self.config.cond_dropout > 0)
+
     def _check_loader_batch(self, batch: dict[str, Tensor], where: str) -> None:
-        check_batch(self.space, batch, f"{where}, step {self.step + 1}")
+        self._check_data(batch, f"{where}, step {self.step + 1}")
 
     def _train_step(self, batch: dict[str, Tensor]) -> None:
         """One optimiser step on ``batch`` (read only: the dict is not modified)."""

@@ -34,7 +34,7 @@ def test_train_then_sample(tmp_path, capsys):
             "--set", f"train.out_dir='{out}'",
             "--set", "data.n=500",
             "--set", "model.hidden=16",
-            "--set", "model.n_classes=4",
+            "--set", "model.n_classes=4", "--set", "data.labels=true",
             "--set", "train.cond_dropout=0.2",
         ]
     )  # fmt: skip

@@ -86,7 +86,7 @@ def test_cond_or_guidance_on_an_unconditional_model_is_an_error(capsys, tmp_path
 
 
 def test_cond_typo_and_guidance_without_cond_dropout_speak_option_names(capsys, tmp_path):
-    ckpt = _train(tmp_path, "model.n_classes=4")
+    ckpt = _train(tmp_path, "model.n_classes=4", "data.labels=true")
     err = _error(capsys, ["sample", str(ckpt), "--cond", "lable=1"])
     assert "--cond lable=...: the model takes ['label']; did you mean 'label'?" in err
     err = _error(capsys, ["sample", str(ckpt), "--cond", "label=1", "--guidance-scale", "2"])

@@ -28,7 +28,7 @@ def _points(seed: int = 0, n: int = 64) -> torch.Tensor:
 
 def _mlp(hidden: int = 16) -> TimeMLP:
     torch.manual_seed(0)
-    return TimeMLP.for_space(Sphere(2), hidden=hidden, depth=2, time_dim=8)
+    return TimeMLP.for_space(Sphere(2), hidden=hidden, depth=2, time_dim=8, n_classes=2)
 
 
 class _Renamed(TimeMLP):
@@ -62,7 +62,7 @@ def stopped(tmp_path):
 
 def _renamed_model() -> nn.Module:
     torch.manual_seed(0)
-    return _Renamed.for_space(Sphere(2), hidden=16, depth=2, time_dim=8)
+    return _Renamed.for_space(Sphere(2), hidden=16, depth=2, time_dim=8, n_classes=2)
 
 
 CHANGES = {

@@ -77,7 +77,7 @@ def test_registry_errors_name_closest():
 
 def test_vmf_mixture_dataset_is_concentrated_per_label():
     s = SPACES.build({"kind": "sphere", "d": 2})
-    d = DATASETS.build({"kind": "vmf_mixture", "n": 4000, "k": 3, "kappa": 50.0}, s)
+    d = DATASETS.build({"kind": "vmf_mixture", "n": 4000, "k": 3, "kappa": 50.0, "labels": True}, s)
     x, lab = d["x1"].double(), d["label"]
     assert torch.allclose(x.norm(dim=-1), torch.ones(4000, dtype=torch.float64), atol=1e-6)
     for j in range(3):
