@@ -25,26 +25,25 @@ class Parser(argparse.ArgumentParser):
         raise CLIError(f"{message} (see {self.prog} -h)")
 
 
-def count(text: str) -> int:
-    """argparse type: a whole number >= 1."""
+def _whole(text: str, lo: int) -> int:
+    """``int(text)`` if it is a whole number >= ``lo``, else argparse's type error."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+        value = lo - 1
+    if value < lo:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= {lo}, got {text!r}")
     return value
+
+
+def count(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    return _whole(text, 1)
 
 
 def seed(text: str) -> int:
     """argparse type: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
-    return value
+    return _whole(text, 0)
 
 
 def finite(text: str) -> float:
