@@ -96,7 +96,7 @@ def write_markdown(doc: dict) -> str:
         f"Last run's budget: {budget}. gap = test NLL - true entropy (Monte Carlo, 200k",
         "samples); KL is the paired per-point estimate mean(log p - log q) on the test points",
         "(± 1 standard error).",
-        "Target of issue 5: gap <= 0.05 nats on S^2 and T^2. No published peer numbers exist",
+        "Target: gap <= 0.05 nats on S^2 and T^2. No published peer numbers exist",
         "for these exact mixtures; the limit itself (gap 0) is the reference.",
         "",
         "| space | distribution | test NLL | true entropy | gap | KL per point | train s | budget"
