@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from manifold_fm.spaces.base import Space
 from manifold_fm.train.config import TrainConfig
 from manifold_fm.train.distributed import DistInfo, init_distributed, resolve_device
 from manifold_fm.train.ema import EMA
+from manifold_fm.train.lr import lr_factor
 
 __all__ = ["TrainParts", "build_parts", "check_arguments", "float_dtype", "setup_device"]
 
@@ -82,6 +83,19 @@ class TrainParts:
     autocast: Any
     amp: bool
     dtype: torch.dtype
+
+    def update(self, loss: Tensor, step: int, cfg: TrainConfig) -> None:
+        """Backward ``loss``, clip the global gradient norm, set the LR of ``step``
+        (1-based: warmup then the schedule), take the AdamW step and update the EMA."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip, foreach=True)
+        lr = cfg.lr * lr_factor(step, cfg.steps, cfg.warmup_steps, cfg.lr_schedule)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.step()
+        self.ema.update(step)
 
 
 def build_parts(

@@ -40,7 +40,6 @@ from manifold_fm.train.config import TrainConfig
 from manifold_fm.train.data_checks import check_batch
 from manifold_fm.train.distributed import rank_seed
 from manifold_fm.train.loss_meter import LossMeter, NonFiniteLossError, TrainResult
-from manifold_fm.train.lr import lr_factor
 from manifold_fm.train.metrics_log import METRICS_NAME, MetricsLog
 from manifold_fm.train.resume_guard import check_resume, run_fingerprint
 from manifold_fm.train.timesampling import make_time_sampler
@@ -165,16 +164,7 @@ class Trainer:
         if out.is_floating_point() and out.dtype != self.dtype:
             out = out.to(self.dtype)
         loss = space.loss(out, sample).mean()
-
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.parts.params, cfg.grad_clip, foreach=True)
-        lr = cfg.lr * lr_factor(self.step + 1, cfg.steps, cfg.warmup_steps, cfg.lr_schedule)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        self.optimizer.step()
-        self.ema.update(self.step + 1)
+        self.parts.update(loss, self.step + 1, cfg)
         self.meter.add(loss)
 
     def _log(self, pbar: Any, t_start: float, step_start: int) -> None:
