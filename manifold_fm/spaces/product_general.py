@@ -47,6 +47,7 @@ class GeneralProduct(Space):
         self._x_sizes = [_numel(s.event_shape) for s in spaces]
         self._v_sizes = [_numel(s.output_shape) for s in spaces]
         self.event_shape = torch.Size((sum(self._x_sizes),))
+        self.has_rotation = any(s.has_rotation for s in spaces)
         #: per component: numel of one point's mask (0 for parts that take no mask)
         self.mask_sizes = tuple(_numel(s.event_shape[: s.mask_ndim]) * (s.mask_ndim > 0)
                                 for s in spaces)  # fmt: skip
@@ -159,6 +160,16 @@ class GeneralProduct(Space):
             )
         ]
         return self.join(parts, cond_output.dim() - 1, cond_output.dtype)
+
+    def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
+        """Each part with ``has_rotation`` scales its slice of the outputs; others keep it."""
+        if not self.has_rotation:
+            return super().scale_rotation(output, factor)
+        parts = [
+            s.scale_rotation(o, factor) if s.has_rotation else o
+            for s, o in zip(self.spaces, self.split_tangent(output))
+        ]
+        return self.join(parts, output.dim() - 1, output.dtype)
 
     def validate(self, x: Tensor) -> None:
         """Shape, integer-valued slots of integer parts, then each part's own validation."""

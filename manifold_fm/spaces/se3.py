@@ -32,10 +32,9 @@ real frames of -log(8 pi^2) (or the IGSO3 log density) plus the log density of t
 translations w.r.t. Lebesgue measure on the subspace they live in: with n real residues
 and d = 3 (n - 1) (centered) or 3 n (not centered),
 log p(t) = -d/2 log(2 pi trans_scale^2) - |t_c|^2 / (2 trans_scale^2), t_c the centred
-translations (the projection of an isotropic Gaussian is isotropic on the subspace). The
-contract asks for a density w.r.t. the Riemannian volume of the weighted metric, which is
-rot_weight^(3n/2) trans_weight^(d/2) times Haar x Lebesgue, so ``log_prior`` subtracts
-(3n/2) log rot_weight + (d/2) log trans_weight (0 for unit weights).
+translations (the projection of an isotropic Gaussian is isotropic on the subspace). As a
+density w.r.t. the weighted metric's volume, rot_weight^(3n/2) trans_weight^(d/2) Haar x
+Lebesgue, ``log_prior`` also subtracts (3n/2) log rot_weight + (d/2) log trans_weight.
 """
 
 from __future__ import annotations
@@ -67,6 +66,7 @@ class SE3(ManifoldSpace):
     """
 
     mask_ndim = 1
+    has_rotation = True
 
     def __init__(
         self,

@@ -64,6 +64,7 @@ class SO3(ManifoldSpace):
     dim = 3
     event_shape = torch.Size((3, 3))
     has_uniform = True
+    has_rotation = True
 
     def __init__(
         self,
