@@ -22,7 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from manifold_fm.cli.options import CLIError, Parser, count, finite, sampling_methods, seed
+from manifold_fm.cli.options import CLIError, Parser, count, finite, seed
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -117,8 +117,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     from manifold_fm.cli.registry import MODELS, SPACES
-    from manifold_fm.solvers import sample
-    from manifold_fm.spaces.base import ManifoldSpace
+    from manifold_fm.solvers import sample, sampling_methods
     from manifold_fm.train.checkpoint import save_checkpoint
     from manifold_fm.train.distributed import resolve_device
 
@@ -131,10 +130,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             f"--device {args.device!r} is not available here (use auto, cpu or cuda[:k])"
         ) from None
     space = SPACES.build(run["space"])
-    if args.method != "euler" and not isinstance(space, ManifoldSpace):
+    methods = sampling_methods(space)
+    if args.method not in methods:
         raise CLIError(
-            f"--method {args.method}: the checkpoint's space {space!r} is not a Riemannian "
-            "manifold; only --method euler integrates it"
+            f"--method {args.method} does not integrate the checkpoint's space {space!r}; "
+            f"choose one of " + ", ".join(f"--method {m}" for m in methods)
         )
     model = MODELS.build(run["model"], space)
     model.load_state_dict(state["ema"])
@@ -202,9 +202,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("ckpt", help="checkpoint written by `mfm train` or `mfm demo`")
     s.add_argument("--n", type=count, default=1000, help="number of samples")
     s.add_argument("--steps", type=count, default=100, help="solver steps")
-    methods = sampling_methods()
     s.add_argument(
-        "--method", default="euler", choices=methods, help=f"solver: {', '.join(methods)}"
+        "--method",
+        default="euler",
+        help="solver: euler, midpoint, rk4, a torchdiffeq method such as dopri5, or one the "
+        "space supplies (tokens: ancestral); a bad name lists the space's choices",
     )
     s.add_argument("--out", default="samples.pt", help="output .pt file ({'x': tensor})")
     s.add_argument(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["CLIError", "Parser", "count", "finite", "sampling_methods", "seed"]
+__all__ = ["CLIError", "Parser", "count", "finite", "seed"]
 
 
 class CLIError(ValueError):
@@ -55,15 +55,3 @@ def finite(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
     return value
-
-
-def sampling_methods() -> list[str]:
-    """Names ``--method`` accepts: the geometric fixed-step table of
-    :mod:`manifold_fm.solvers`, then torchdiffeq's adaptive Runge-Kutta methods."""
-    from torchdiffeq._impl.odeint import SOLVERS
-    from torchdiffeq._impl.rk_common import RKAdaptiveStepsizeODESolver
-
-    from manifold_fm.solvers import FIXED_STEP_METHODS
-
-    adaptive = sorted(k for k, v in SOLVERS.items() if issubclass(v, RKAdaptiveStepsizeODESolver))
-    return [*FIXED_STEP_METHODS, *adaptive]

@@ -54,7 +54,7 @@ def _rk4(space, field, x, t, h, mask, generator):
 
 #: the geometric fixed-step table: name -> one step
 FIXED_STEP_METHODS: dict[str, StepFn] = {"euler": _euler, "midpoint": _midpoint, "rk4": _rk4}
-#: methods that need a ManifoldSpace (``transport``)
+#: methods that need a ManifoldSpace (``log_differential``)
 MANIFOLD_ONLY = ("midpoint", "rk4")
 
 
