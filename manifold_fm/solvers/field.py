@@ -48,7 +48,8 @@ class RotationRate(FieldPolicy):
     For a model trained on the linear schedule, whose rotation output is
     w = Log(R^T R1_hat) / (1 - t), the field becomes c Log(R^T R1_hat): rotations converge
     exponentially fast, as if kappa_rot(t) = 1 - exp(-c t) (FoldFlow's inference scaling).
-    Acts through the space's declared ``scale_rotation`` (SO3, SE3).
+    Acts through the space's declared ``has_rotation`` / ``scale_rotation`` (SO3, SE3,
+    products holding them).
 
     Args:
         rotation_rate: the rate c > 0.
@@ -61,8 +62,11 @@ class RotationRate(FieldPolicy):
         self.rate = float(rotation_rate)
 
     def check(self, space: Space) -> None:
-        zero = torch.zeros((1, *space.output_shape))
-        space.scale_rotation(zero, torch.ones(1))
+        if not space.has_rotation:
+            raise TypeError(
+                f"{type(space).__name__} has no rotation part: RotationRate needs a space "
+                "that declares has_rotation (SO3, SE3, products holding them)"
+            )
 
     def __call__(self, space: Space, x: Tensor, t: Tensor, output: Tensor) -> Tensor:
         return space.scale_rotation(output, self.rate * (1 - t))
