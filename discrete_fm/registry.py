@@ -66,6 +66,6 @@ def _msa(space: Space, name: str = "DHFR", split: str = "train", root: str | Non
 def register(spaces: Registry, models: Registry, datasets: Registry) -> None:
     """Add discrete_fm's kinds to the three registries of :mod:`manifold_fm.cli.registry`."""
     spaces.add_lazy("ctmc", "discrete_fm.space:CTMCSpace")
-    models.register("transformer", conditions=lambda kw: ())(_transformer)
+    models.register("transformer")(_transformer)
     datasets.register("text")(_text)
     datasets.register("msa")(_msa)

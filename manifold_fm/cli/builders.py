@@ -32,11 +32,7 @@ def _euclidean(
     return Euclidean(shape if isinstance(shape, int) else tuple(shape), schedule, prior_std)
 
 
-def _mlp_conditions(kw: dict) -> tuple[str, ...]:
-    return ("label",) if kw.get("n_classes") else ()
-
-
-@MODELS.register("mlp", conditions=_mlp_conditions)
+@MODELS.register("mlp")
 def _mlp(
     space: Space,
     hidden: int = 256,

@@ -85,13 +85,21 @@ def read_run_checkpoint(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return state, run
 
 
-def _check_cond_options(args: argparse.Namespace, run: dict[str, Any], takes: tuple | None) -> None:
-    """Refuse ``--cond`` / ``--guidance-scale`` the checkpoint's model would not use."""
+def _check_cond_options(args: argparse.Namespace, run: dict[str, Any], model: Any) -> None:
+    """Refuse ``--cond`` / ``--guidance-scale`` the checkpoint's model would not use.
+
+    What the model reads comes from :func:`manifold_fm.conditioning.accepted_cond_keys`,
+    the check ``sample`` itself runs; this one words it in the command line's terms.
+    """
+    from manifold_fm.conditioning import COND_DROP, accepted_cond_keys
+
     keys = [item.partition("=")[0].strip() for item in args.cond or []]
     if args.guidance_scale is not None and not keys:
         raise CLIError("--guidance-scale needs --cond KEY=NUMBER (the condition to guide toward)")
-    if takes is None:  # the model kind declares no conditions: the sampler checks
+    accepted = accepted_cond_keys(model)
+    if accepted is None:  # the model accepts any keyword: the sampler cannot tell either
         return
+    takes = tuple(sorted(accepted - {COND_DROP, "mask"}))
     kind = run["model"].get("kind")
     if keys and not takes:
         raise CLIError(
@@ -122,7 +130,6 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from manifold_fm.train.distributed import resolve_device
 
     state, run = read_run_checkpoint(args.ckpt)
-    _check_cond_options(args, run, MODELS.conditions(run["model"]))
     try:
         device = resolve_device(args.device)
     except ValueError:
@@ -137,6 +144,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             f"choose one of " + ", ".join(f"--method {m}" for m in methods)
         )
     model = MODELS.build(run["model"], space)
+    _check_cond_options(args, run, model)
     model.load_state_dict(state["ema"])
     model.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(args.seed)

@@ -56,24 +56,12 @@ class Registry:
     def __init__(self, what: str, n_positional: int) -> None:
         self.what, self.n_positional = what, n_positional
         self._items: dict[str, Callable[..., Any] | str] = {}
-        self._conditions: dict[str, Callable[[dict[str, Any]], tuple[str, ...]]] = {}
 
-    def register(
-        self,
-        name: str,
-        conditions: Callable[[dict[str, Any]], tuple[str, ...]] | None = None,
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator: register ``fn`` under ``name``.
-
-        ``conditions(section_keywords)`` (models only) declares which condition keywords
-        (``model(x, t, label=...)``) the built model takes, so a command line can refuse
-        a condition the model would ignore.
-        """
+    def register(self, name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: register ``fn`` under ``name``."""
 
         def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
             self._items[name] = fn
-            if conditions is not None:
-                self._conditions[name] = conditions
             return fn
 
         return deco
@@ -105,12 +93,6 @@ class Registry:
             item = getattr(importlib.import_module(module), attr)
             self._items[name] = item
         return item
-
-    def conditions(self, section: dict[str, Any]) -> tuple[str, ...] | None:
-        """Condition keywords the model built from ``section`` takes; None if undeclared."""
-        kw = {k: v for k, v in section.items() if k != "kind"}
-        fn = self._conditions.get(section.get("kind", ""))
-        return None if fn is None else tuple(fn(kw))
 
     def build(self, section: dict[str, Any], *args: Any) -> Any:
         """Call the builder ``section['kind']`` with ``*args`` and the other keys.
