@@ -83,6 +83,7 @@ class Trainer:
         self.config, self.space, self.meta = cfg, space, dict(meta or {})
         self.device, self.dist = setup_device(cfg)
         self.parts = parts = build_parts(model, cfg, self.device, self.dist)
+        self._cond_keys_checked: frozenset[str] | None = None
         self.model, self.ema, self.optimizer = parts.model, parts.ema, parts.optimizer
         self.dtype, self.amp = parts.dtype, parts.amp
         seed = rank_seed(cfg.seed, self.dist.rank)
@@ -135,9 +136,13 @@ class Trainer:
     # -- one step ---------------------------------------------------------------------
     def _check_data(self, batch: dict[str, Tensor], where: str) -> None:
         check_batch(self.space, batch, where)
-        # every condition key must be read by the model (cond_dropout needs cond_drop too)
-        cond = {k: v for k, v in batch.items() if k not in BATCH_KEYS}
-        check_cond(self.parts.model, cond, guidance=bool(cond) and self.config.cond_dropout > 0)
+        # every condition key must be read by the model (cond_dropout needs cond_drop too);
+        # a loader repeats its keys, so each key set is checked against the model once
+        keys = frozenset(k for k in batch if k not in BATCH_KEYS)
+        if keys != self._cond_keys_checked:
+            cond = dict.fromkeys(keys)
+            check_cond(self.parts.model, cond, guidance=bool(keys) and self.config.cond_dropout > 0)
+            self._cond_keys_checked = keys
 
     def _check_loader_batch(self, batch: dict[str, Tensor], where: str) -> None:
         self._check_data(batch, f"{where}, step {self.step + 1}")
