@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -60,18 +59,11 @@ def read_run_checkpoint(path: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """
     from manifold_fm.train.checkpoint import load_checkpoint
 
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist")
-    size = p.stat().st_size
-    if size == 0 or not zipfile.is_zipfile(p):
-        what = "is empty" if size == 0 else f"is not a torch checkpoint ({size} bytes, no archive)"
-        raise CLIError(f"checkpoint {path!r} {what}; pass a ckpt.pt written by `mfm train`")
     try:
-        state = load_checkpoint(p)
+        state = load_checkpoint(path)
     except ValueError as err:
-        if err.__cause__ is None:
-            raise CLIError(str(err)) from None
+        if err.__cause__ is None:  # the loader's own one-sentence reason
+            raise CLIError(f"{err}; pass a ckpt.pt written by `mfm train`") from None
         raise CLIError(
             f"checkpoint {path!r} cannot be read (truncated, or holds more than tensors and "
             "plain values); pass a ckpt.pt written by `mfm train`"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -60,10 +61,18 @@ def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
 def load_checkpoint(
     path: str | os.PathLike, map_location: str | torch.device | None = "cpu"
 ) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``; FileNotFoundError/ValueError if bad."""
+    """Read a checkpoint with ``weights_only=True``; FileNotFoundError/ValueError if bad.
+
+    An empty file or one that is not a torch archive is named as such before torch reads
+    it (no loader internals in the message).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    size = path.stat().st_size
+    if size == 0 or not zipfile.is_zipfile(path):
+        what = "is empty" if size == 0 else f"is not a torch checkpoint ({size} bytes, no archive)"
+        raise ValueError(f"checkpoint {str(path)!r} {what}")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch raises several types for unreadable files
