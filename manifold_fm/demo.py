@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from manifold_fm import ManifoldSpace, Sphere
 from manifold_fm.cli.registry import MODELS
+from manifold_fm.conditioning import model_device as parameter_device
 from manifold_fm.data.synthetic import VMFMixture
 from manifold_fm.likelihood import log_prob
 from manifold_fm.metrics import mmd2
@@ -56,9 +57,8 @@ def demo_target() -> VMFMixture:
 
 def model_device(model: nn.Module) -> torch.device:
     """Device of the model's first parameter (or buffer); CPU for a stateless model."""
-    for t in (*model.parameters(), *model.buffers()):
-        return t.device
-    return torch.device("cpu")
+    device = parameter_device(model)
+    return torch.device("cpu") if device is None else device
 
 
 def draw_samples(
