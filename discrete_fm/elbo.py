@@ -33,7 +33,7 @@ from torch import Tensor, nn
 
 from discrete_fm.rates import posterior_log_probs
 from discrete_fm.space import CTMCSpace
-from manifold_fm.conditioning import rows_of
+from manifold_fm.conditioning import check_cond, rows_of
 
 __all__ = ["ElboResult", "elbo"]
 
@@ -87,8 +87,9 @@ def elbo(
         n_t: stratified samples of t (or k) per sequence.
         estimator: ``"t"`` (time integral, any source) or ``"k"`` (mask source only).
         batch_size: sequences per model call (default all).
-        cond: extra model keywords; per-row tensors (leading size n) are sliced with each
-            batch of ``batch_size`` rows, other values are passed to every call as they are.
+        cond: extra model keywords, each one the model reads (else ConditionError);
+            per-row tensors (leading size n) are sliced with each batch of ``batch_size``
+            rows, other values are passed to every call as they are.
         generator: the only source of randomness.
     """
     if not isinstance(space, CTMCSpace):
@@ -99,6 +100,7 @@ def elbo(
         raise ValueError("elbo: the 'k' estimator exists for the mask source only; use 't'")
     if not isinstance(n_t, int) or n_t < 1:
         raise ValueError(f"elbo: n_t must be a positive int, got {n_t!r}")
+    check_cond(model, cond)
     space.validate(x1)
     x1 = x1.long()
     mask = space.check_mask(x1, mask)

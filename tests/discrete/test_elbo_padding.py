@@ -62,3 +62,14 @@ def test_per_row_condition_is_sliced_per_batch(estimator):
     res = elbo(model, space, x1, n_t=2, estimator=estimator, batch_size=3,
                cond={"label": label, "scale": shared}, generator=g)  # fmt: skip
     assert res.bits_per_token < 1e-6  # each row met its own label
+
+
+def test_elbo_refuses_a_condition_the_model_does_not_read():
+    from discrete_fm import SequenceTransformer
+    from manifold_fm.conditioning import ConditionError
+
+    space = CTMCSpace(5, 4)
+    net = SequenceTransformer.for_space(space, dim=8, depth=1, heads=2)
+    x1 = torch.randint(0, 5, (3, 4), generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ConditionError, match="'label'"):
+        elbo(net, space, x1, n_t=1, cond={"label": torch.zeros(3, dtype=torch.long)})
