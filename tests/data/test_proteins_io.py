@@ -127,7 +127,7 @@ def _report():
 @pytest.mark.parametrize("gz", [False, True])
 def test_truncated_file_error_names_file_and_line(tmp_path, gz):
     good = _chain_file(tmp_path / "good.pdb").read_text().splitlines()
-    text = "\n".join(good[:41] + [good[41][:35]]) + "\n"  # line 42 cut mid-coordinates
+    text = "\n".join([*good[:41], good[41][:35]]) + "\n"  # line 42 cut mid-coordinates
     path = tmp_path / ("cut.pdb.gz" if gz else "cut.pdb")
     path.write_bytes(gzip.compress(text.encode()) if gz else text.encode())
     with pytest.raises(ProteinParseError, match=r"cut\.pdb(\.gz)?, line 42") as err:
@@ -157,9 +157,9 @@ def test_lenient_mode_skips_and_counts_bad_files(tmp_path):
     _chain_file(tmp_path / "ok1.pdb", 30, 1)
     _chain_file(tmp_path / "ok2.pdb", 30, 2)
     (tmp_path / "bad.pdb").write_text("ATOM      1  N   ALA A   1      1.0\n")
-    with pytest.raises(ProteinParseError, match="bad.pdb"):
+    with pytest.raises(ProteinParseError, match=r"bad\.pdb"):
         load_proteins(tmp_path, min_length=10)
-    with pytest.warns(UserWarning, match="bad.pdb"):
+    with pytest.warns(UserWarning, match=r"bad\.pdb"):
         ps = load_proteins(tmp_path, min_length=10, lenient=True)
     assert len(ps) == 2 and ps.report.n_skipped == 1 and "bad.pdb" in ps.report.skipped_files[0][0]
 
