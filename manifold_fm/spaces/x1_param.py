@@ -15,6 +15,11 @@ On the geodesic path the target is u_t = r(t) log_{x_t}(x1), so the squared velo
 in the tangent space at x_t (for SE(3): |x1_hat - x1|^2 of translations and
 |Log(R_t^T R1_hat) - Log(R_t^T R1)|^2 of rotations, FrameFlow's loss) is the velocity loss
 times :meth:`x1_loss_scale` = 1 / r(t)^2.
+
+These are exact for geodesic paths (the default path; Sphere, SO3, SE3, the torus and
+products of them). Spaces with another path override them: Euclidean's affine paths
+(u_t = c0 x_t + c1 x1). For a geoopt manifold on a projected interpolant (Stiefel, SPD)
+the velocity is the geodesic one towards x1_hat, not the interpolant's.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from manifold_fm import SE3, SO3, Sphere
+from manifold_fm import SE3, SO3, Euclidean, Sphere
 from manifold_fm.conditioning import ConditionError
 from manifold_fm.nn import SelfConditioning, X1Prediction
 from manifold_fm.solvers import sample
@@ -22,6 +22,9 @@ from manifold_fm.train import TrainConfig, Trainer
 from manifold_fm.train.loss_forms import weighted_loss
 
 SPACES = {
+    "euclidean-condot": lambda: Euclidean(3),
+    "euclidean-vp": lambda: Euclidean(3, schedule="vp"),
+    "euclidean-trig": lambda: Euclidean(3, schedule="trig"),
     "sphere": lambda: Sphere(2),
     "sphere-cosine": lambda: Sphere(2, schedule="cosine"),
     "so3": lambda: SO3(),
@@ -74,7 +77,12 @@ def test_x1_loss_is_the_tangent_x1_error_and_frameflow_matches_velocity(name):
     assert float((vel - x1_loss).abs().max()) > 1e-6  # the two forms differ
     ff = weighted_loss(space, u, s, "x1", "frameflow")
     torch.testing.assert_close(ff, x1_loss / (1 - s.t.clamp(max=0.9)) ** 2)
-    if name != "sphere-cosine":  # linear schedule: x1 + frameflow = velocity below 0.9
+    if name in (
+        "sphere",
+        "so3",
+        "se3",
+        "euclidean-condot",
+    ):  # linear schedule: x1 + frameflow = velocity below 0.9
         low = s.t < 0.9
         torch.testing.assert_close(ff[low], vel[low], atol=1e-8, rtol=1e-6)
 
