@@ -29,15 +29,19 @@ from torch import Tensor, nn
 
 __all__ = [
     "COND_DROP",
+    "SELF_COND",
     "ConditionError",
     "accepted_cond_keys",
     "check_cond",
+    "check_self_condition",
     "model_device",
     "rows_of",
     "with_dropped",
 ]
 
 COND_DROP = "cond_drop"
+#: the keyword a self-conditioned model reads its previous clean-point estimate from
+SELF_COND = "self_cond"
 #: attributes under which forwarding wrappers keep the model they call
 _WRAPPED = ("net", "module", "_orig_mod")
 
@@ -130,3 +134,15 @@ def model_device(model: nn.Module | Callable[..., Any]) -> torch.device | None:
     first = next(iter(model.parameters()), None)
     first = next(iter(model.buffers()), None) if first is None else first
     return None if first is None else first.device
+
+
+def check_self_condition(model: nn.Module | Callable[..., Any]) -> None:
+    """Raise ConditionError unless ``model`` takes the ``self_cond`` keyword."""
+    keys = accepted_cond_keys(model)
+    if keys is not None and SELF_COND not in keys:
+        name = type(model).__name__
+        raise ConditionError(
+            f"self-conditioning needs a model that takes the keyword {SELF_COND!r} (None or "
+            f"the previous clean-point estimate); model {name} takes: "
+            f"{', '.join(sorted(keys)) or 'no keyword'}"
+        )

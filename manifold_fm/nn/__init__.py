@@ -1,5 +1,13 @@
-"""Neural network building blocks: time embeddings and space-aware MLPs."""
+"""Neural network building blocks: time embeddings, space-aware MLPs, x1-prediction wrappers."""
 
 from manifold_fm.nn.mlp import PeriodicInput, TangentModel, TimeMLP, sinusoidal_embedding
+from manifold_fm.nn.x1_prediction import SelfConditioning, X1Prediction
 
-__all__ = ["PeriodicInput", "TangentModel", "TimeMLP", "sinusoidal_embedding"]
+__all__ = [
+    "PeriodicInput",
+    "SelfConditioning",
+    "TangentModel",
+    "TimeMLP",
+    "X1Prediction",
+    "sinusoidal_embedding",
+]

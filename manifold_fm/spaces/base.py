@@ -30,11 +30,12 @@ from manifold_fm.errors import check_finite, check_shape_suffix
 from manifold_fm.schedules import KappaSchedule, as_kappa_schedule
 from manifold_fm.spaces.contract import PathSample, Space, pad_time, time_like
 from manifold_fm.spaces.tangent_basis import gram_tangent_basis
+from manifold_fm.spaces.x1_param import X1Parametrization
 
 __all__ = ["ManifoldSpace", "PathSample", "Space", "pad_time", "time_like"]
 
 
-class ManifoldSpace(Space):
+class ManifoldSpace(X1Parametrization, Space):
     """A Riemannian manifold with the geodesic conditional path.
 
     Points are stored in an ambient representation of shape ``event_shape``; tangent

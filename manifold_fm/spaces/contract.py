@@ -201,6 +201,26 @@ class Space(abc.ABC):
             f"space that implements scale_rotation (SO3, SE3)"
         )
 
+    def x1_estimate(self, x_t: Tensor, output: Tensor, t: Tensor | float) -> Tensor:
+        """The clean-point estimate a model ``output`` at ``(x_t, t)`` implies.
+
+        What self-conditioning feeds back to the model. Default: the output itself (spaces
+        whose outputs already predict x1, such as logits of the clean tokens);
+        ManifoldSpace maps a velocity back to its point, exp_{x_t}(u / r(t)).
+        """
+        return output
+
+    def x1_loss_scale(self, t: Tensor, x: Tensor) -> Tensor:
+        """Factor ``batch_shape`` turning :meth:`loss` into the x1 form of the loss.
+
+        ManifoldSpace gives 1 / r(t)^2 (:mod:`manifold_fm.spaces.x1_param`); the default
+        refuses, for spaces whose loss has no velocity form to convert.
+        """
+        raise TypeError(
+            f"{type(self).__name__} has no x1 form of its loss (its loss already scores the "
+            "clean-point prediction); use loss_form='velocity'"
+        )
+
     def guide(self, cond_output: Tensor, uncond_output: Tensor, scale: float) -> Tensor:
         """Classifier-free guidance: combine conditional and unconditional model outputs.
 

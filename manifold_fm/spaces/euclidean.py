@@ -120,5 +120,28 @@ class Euclidean(ManifoldSpace):
         a, s, da, ds = (pad_time(c, self.event_ndim) for c in self.affine(t))
         return PathSample(x_t=a * x1 + s * x0, target=da * x1 + ds * x0, t=t, x0=x0, x1=x1)
 
+    # -- data prediction on the affine path ------------------------------------------
+    def _x1_coefficients(self, t: Tensor | float, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(c0, c1) with u_t = c0 x_t + c1 x1: c0 = sigma'/sigma, c1 = alpha' - alpha c0."""
+        a, s, da, ds = self.affine(time_like(t, self.batch_shape(x), x))
+        c0 = ds / s.clamp_min(self.eps_t)
+        return c0, da - a * c0
+
+    def x1_to_velocity(self, x_t: Tensor, x1_hat: Tensor, t: Tensor | float) -> Tensor:
+        """u = c0(t) x_t + c1(t) x1_hat: the affine path's target with x1_hat for x1."""
+        c0, c1 = (pad_time(c, self.event_ndim) for c in self._x1_coefficients(t, x_t))
+        return c0 * x_t + c1 * x1_hat
+
+    def x1_estimate(self, x_t: Tensor, output: Tensor, t: Tensor | float) -> Tensor:
+        """x1_hat = (u - c0 x_t) / c1, the inverse of :meth:`x1_to_velocity`."""
+        c0, c1 = self._x1_coefficients(t, x_t)
+        c0, c1 = pad_time(c0, self.event_ndim), pad_time(c1.clamp_min(1e-6), self.event_ndim)
+        return (output.to(x_t.dtype) - c0 * x_t) / c1
+
+    def x1_loss_scale(self, t: Tensor, x: Tensor) -> Tensor:
+        """1 / c1(t)^2: |u_hat - u_t|^2 = c1^2 |x1_hat - x1|^2 on the affine path."""
+        c1 = self._x1_coefficients(t, x)[1].clamp_min(1e-6)
+        return 1.0 / (c1 * c1)
+
     def __repr__(self) -> str:
         return f"Euclidean({tuple(self.event_shape)}, schedule={self.affine!r})"

@@ -161,6 +161,29 @@ class GeneralProduct(Space):
         ]
         return self.join(parts, cond_output.dim() - 1, cond_output.dtype)
 
+    def x1_estimate(self, x_t: Tensor, output: Tensor, t: Tensor | float) -> Tensor:
+        """Each part's own clean-point estimate from its slice of the outputs, joined."""
+        parts = [
+            s.x1_estimate(a, o, t)
+            for s, a, o in zip(self.spaces, self.split(x_t), self.split_tangent(output))
+        ]
+        return self.join(parts, x_t.dim() - 1, x_t.dtype)
+
+    def x1_to_velocity(self, x_t: Tensor, x1_hat: Tensor, t: Tensor | float) -> Tensor:
+        """Each part's u = r_i(t) log_{x_t}(x1_hat) with its own schedule, joined."""
+        parts = [
+            s.x1_to_velocity(a, b, t)
+            for s, a, b in zip(self.spaces, self.split(x_t), self.split(x1_hat))
+        ]
+        return self.join(parts, x_t.dim() - 1, x_t.dtype)
+
+    def x1_loss_scale(self, t: Tensor, x: Tensor) -> Tensor:
+        """Refused: each part's loss would need its own factor (parts' schedules differ)."""
+        raise TypeError(
+            f"{type(self).__name__}: the x1 form of the loss is defined per space, not for "
+            "products (their parts may follow different schedules); use loss_form='velocity'"
+        )
+
     def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
         """Each part with ``has_rotation`` scales its slice of the outputs; others keep it."""
         if not self.has_rotation:

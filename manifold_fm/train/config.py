@@ -18,6 +18,7 @@ from typing import Any
 
 from manifold_fm.couplings import COUPLINGS
 from manifold_fm.keyword_check import check_keys, check_types, closest, type_hints
+from manifold_fm.train.loss_forms import LOSS_FORMS, LOSS_WEIGHTINGS
 from manifold_fm.train.lr import LR_SCHEDULES
 from manifold_fm.train.timesampling import TIME_SAMPLERS
 
@@ -32,6 +33,8 @@ TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
     "time_sampling": tuple(TIME_SAMPLERS),
     "coupling": tuple(COUPLINGS),
     "amp": AMP_MODES,
+    "loss_form": LOSS_FORMS,
+    "loss_weighting": LOSS_WEIGHTINGS,
 }
 
 
@@ -66,6 +69,11 @@ class TrainConfig:
         num_workers: DataLoader workers when ``data`` is a Dataset.
         validate_batches: check every Dataset/DataLoader batch with ``space.validate``
             before its step (tensor data is checked once, whole, at construction).
+        loss_form: 'velocity' (``space.loss``) or 'x1' (the clean-point error at x_t),
+            ``loss_weighting``: 'none' or 'frameflow' (1/(1 - min(t, 0.9)) on the error);
+            see :mod:`manifold_fm.train.loss_forms`.
+        self_condition: feed the model its own no-grad clean-point estimate as
+            ``self_cond`` on half the batches (the model must take ``self_cond``).
     """
 
     steps: int = 2000
@@ -92,6 +100,9 @@ class TrainConfig:
     resume: bool = False
     num_workers: int = 0
     validate_batches: bool = True
+    loss_form: str = "velocity"
+    loss_weighting: str = "none"
+    self_condition: bool = False
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "log_every"):

@@ -6,8 +6,8 @@ Each step (never branching on the kind of space)::
     pair   = coupling(space, x0, x1, g)                     # independent or minibatch OT
     t      = time_sampler(n, g)                             # uniform or logit-normal
     sample = space.path(pair.x0, pair.x1, t, generator=g, mask=mask)
-    out    = model(sample.x_t, t, **cond[, cond_drop][, mask])   # bf16 autocast if enabled
-    loss   = space.loss(out, sample).mean()
+    out    = model(sample.x_t, t, **cond[, cond_drop][, mask][, self_cond])  # bf16 autocast
+    loss   = space.loss(out, sample).mean()          # or its x1 form / FrameFlow weighting
     AdamW step with warmup + cosine/constant LR, global-norm clipping, EMA update.
 
 No host synchronisation inside a step (:mod:`.loss_meter`): the loss is read every
@@ -29,7 +29,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from manifold_fm.conditioning import check_cond, with_dropped
+from manifold_fm.conditioning import check_cond, check_self_condition, with_dropped
 from manifold_fm.couplings import get_coupling
 from manifold_fm.spaces.base import Space
 from manifold_fm.train import checkpoint as ckpt
@@ -39,6 +39,7 @@ from manifold_fm.train.collate import BATCH_KEYS
 from manifold_fm.train.config import TrainConfig
 from manifold_fm.train.data_checks import check_batch
 from manifold_fm.train.distributed import rank_seed
+from manifold_fm.train.loss_forms import self_condition, weighted_loss
 from manifold_fm.train.loss_meter import LossMeter, NonFiniteLossError, TrainResult
 from manifold_fm.train.metrics_log import METRICS_NAME, MetricsLog
 from manifold_fm.train.resume_guard import check_resume, run_fingerprint
@@ -80,6 +81,8 @@ class Trainer:
         meta: dict[str, Any] | None = None,
     ) -> None:
         cfg = check_arguments(space, model, config)
+        if cfg.self_condition:
+            check_self_condition(model)
         self.config, self.space, self.meta = cfg, space, dict(meta or {})
         self.device, self.dist = setup_device(cfg)
         self.parts = parts = build_parts(model, cfg, self.device, self.dist)
@@ -165,10 +168,12 @@ class Trainer:
         if mask is not None:
             cond = {**cond, "mask": mask}
         with self.parts.autocast:
+            if cfg.self_condition:
+                cond = self_condition(self.parts.forward, space, sample.x_t, t, cond, g)
             out = self.parts.forward(sample.x_t, t, **cond)
         if out.is_floating_point() and out.dtype != self.dtype:
             out = out.to(self.dtype)
-        loss = space.loss(out, sample).mean()
+        loss = weighted_loss(space, out, sample, cfg.loss_form, cfg.loss_weighting).mean()
         self.parts.update(loss, self.step + 1, cfg)
         self.meter.add(loss)
 
