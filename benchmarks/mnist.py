@@ -43,8 +43,9 @@ BUDGETS: dict[str, dict] = {
     "smoke": {"model": {"base_channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1,
                         "attn_heads": 2},
               "batch": 16, "lr": 2e-3, "ema": 0.9, "amp": "off", "device": "cpu",
-              "minutes": 0.1, "probe_steps": 2, "threads": 1, "clf_epochs": 1, "n_fid": 64,
-              "n_curve": 16, "nfes": [8], "per_class": 2, "n_bpd": 8, "bpd_steps": 2,
+              "minutes": 0.1, "probe_steps": 2, "threads": 1, "clf_epochs": 1,
+              "clf_images": 2000, "n_fid": 64, "n_curve": 16, "nfes": [8], "per_class": 2,
+              "n_bpd": 8, "bpd_steps": 2,
               "main": ("euler", 4)},
 }  # fmt: skip
 SCALES = [0.0, 1.0, 3.0]
@@ -72,8 +73,9 @@ def run(
     t_train = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    clf, clf_acc = train_classifier(train["x1"], train["label"], held["x1"], held["label"],
-                                    epochs=b["clf_epochs"], seed=SEED)  # fmt: skip
+    n_clf = b.get("clf_images", train["x1"].shape[0])
+    clf, clf_acc = train_classifier(train["x1"][:n_clf], train["label"][:n_clf], held["x1"],
+                                    held["label"], epochs=b["clf_epochs"], seed=SEED)  # fmt: skip
     _log(f"classifier: held-out accuracy {clf_acc:.4f}")
     f_train, f_held = features(clf, train["x1"]), features(clf, held["x1"])
     floor = fid(f_held, f_train)

@@ -10,8 +10,10 @@ import pytest
 import torch
 
 from benchmarks._mnist_fid import fid
+from benchmarks._mnist_train import train_model
 from benchmarks.results_io import validate_results
-from manifold_fm.data.mnist import MNIST_FILES
+from manifold_fm import Euclidean
+from manifold_fm.data.mnist import MNIST_FILES, load_mnist_split
 
 
 def test_fid_is_zero_on_itself_and_sees_a_mean_shift_and_a_scale():
@@ -53,7 +55,10 @@ def test_smoke_budget_writes_every_file_and_reuses_its_checkpoint(tmp_path, caps
     assert set(saved["cond_accuracy"]) == {"0", "1", "3"}
     assert {r["method"] for r in saved["nfe_curve"]} == {"euler", "midpoint", "rk4", "dopri5"}
     assert saved["fid"] > 0 and saved["fid_floor"] > 0
+    assert doc["fid"] == saved["fid"]
+    # a rerun finds the finished checkpoint and plan and does not train again
+    space, data = Euclidean((1, 28, 28)), load_mnist_split("train", seed=mnist.SEED)
     capsys.readouterr()
-    again = mnist.main(argv)
+    again = train_model(space, data, mnist.BUDGETS["smoke"], run, mnist.SEED)
     assert "not retraining" in capsys.readouterr().out
-    assert again["fid"] == doc["fid"]  # same weights, same seeds
+    assert again["plan"]["steps"] == saved["train_steps"] == again["trainer"].step
