@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from benchmarks._mnist_fid import accuracy, features, fid
+from manifold_fm.conditioning import model_device
 from manifold_fm.data.mnist import bits_per_dim
 from manifold_fm.likelihood import log_prob
 from manifold_fm.solvers import sample
@@ -25,6 +26,11 @@ __all__ = ["EVALS_PER_STEP", "bpd_estimate", "cond_accuracy", "draw", "nfe_curve
 
 #: model evaluations per step of each fixed-step method
 EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "rk4": 4}
+
+
+def _generator(model: nn.Module, seed: int) -> torch.Generator:
+    """A generator on the model's device (prior draws and probes are made there)."""
+    return torch.Generator(device=model_device(model) or "cpu").manual_seed(seed)
 
 
 @torch.no_grad()
@@ -37,10 +43,11 @@ def draw(
     out, nfe = [], 0
     for k, lo in enumerate(range(0, n, chunk)):
         m = min(chunk, n - lo)
-        cond = None if label is None else {"label": label[lo : lo + m]}
+        dev = model_device(model)
+        cond = None if label is None else {"label": label[lo : lo + m].to(dev)}
         res = sample(
             model, space, m, steps=steps, method=method, cond=cond, guidance_scale=guidance,
-            generator=torch.Generator().manual_seed(seed + k), atol=tol, rtol=tol,
+            generator=_generator(model, seed + k), atol=tol, rtol=tol,
         )  # fmt: skip
         out.append(res.x.float().cpu())
         nfe += res.nfe
@@ -94,7 +101,7 @@ def bpd_estimate(
     for k, lo in enumerate(range(0, x.shape[0], chunk)):
         res = log_prob(
             model, space, x[lo : lo + chunk], steps=steps, method="rk4",
-            divergence="hutchinson", generator=torch.Generator().manual_seed(seed + k),
+            divergence="hutchinson", generator=_generator(model, seed + k),
         )  # fmt: skip
         vals.append(bits_per_dim(-res.log_prob.double().cpu(), d))
         nfe += res.nfe
