@@ -124,7 +124,8 @@ class UNet(nn.Module):
     def _embedding(self, t: Tensor, n: int, label: Tensor | None, drop: Tensor | None) -> Tensor:
         """emb = MLP(sin(t)) + E[label] (null class where dropped or absent): (n, 4 base)."""
         tt = t.reshape(-1).expand(n) if t.numel() == 1 else t.reshape(n)
-        e = self.time_mlp(sinusoidal_embedding(tt.float(), self.time_dim))
+        w = self.time_mlp[0].weight  # the parameters' dtype (float32, float64 copies, bf16)
+        e = self.time_mlp(sinusoidal_embedding(tt.float(), self.time_dim).to(w.dtype))
         if self.label is not None:
             null = torch.full((n,), self.n_classes, dtype=torch.long, device=e.device)
             lab = null if label is None else label.reshape(n).long()

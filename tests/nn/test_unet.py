@@ -86,3 +86,10 @@ def test_unet_runs_channels_last_and_under_bf16_autocast():
         low = m(x, t, label=y)
     assert low.dtype == x.dtype and bool(torch.isfinite(low).all())
     assert (low - ref).abs().max() < 0.1 * ref.abs().max() + 1e-3
+
+
+def test_unet_runs_as_a_float64_copy():
+    m = _perturbed(UNet(**TINY, n_classes=3)).eval()
+    x, t, y = torch.randn(2, 1, 28, 28), torch.rand(2), torch.tensor([0, 2])
+    out = m.double()(x.double(), t.double(), label=y)
+    assert out.dtype == torch.float64 and out.shape == x.shape
