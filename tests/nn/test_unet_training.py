@@ -73,3 +73,20 @@ def test_guidance_on_a_unet_without_classes_is_refused():
         _draw(m, y, 3.0)
     with pytest.raises(ValueError, match="condition"):
         _draw(_model(), None, 3.0)  # guidance without a condition to guide towards
+
+
+@needs_mnist
+def test_mfm_train_then_sample_on_the_mnist_config(tmp_path, capsys):
+    from manifold_fm.cli import main
+
+    config = Path(__file__).resolve().parents[2] / "configs" / "mnist.toml"
+    out = tmp_path / "run"
+    rc = main(["train", str(config), "--set", "train.steps=2", "--set", "train.batch_size=8",
+               "--set", "train.progress=false", "--set", "train.log_every=1",
+               "--set", f"train.out_dir='{out}'", "--set", "model.base_channels=8"])  # fmt: skip
+    assert rc == 0 and '"steps": 2' in capsys.readouterr().out
+    samples = tmp_path / "s.pt"
+    argv = ["sample", str(out / "ckpt.pt"), "--n", "3", "--steps", "2", "--out", str(samples)]
+    assert main([*argv, "--method", "rk4"]) == 0
+    saved = torch.load(samples)
+    assert saved["x"].shape == (3, 1, 28, 28) and saved["nfe"] == 8  # rk4: 4 per step
