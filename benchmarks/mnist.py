@@ -70,6 +70,7 @@ def run(
     _log(f"mnist [{budget}]: {train['x1'].shape[0]} train / {held['x1'].shape[0]} held-out")
     out = train_model(space, train, b, run_dir, SEED, log=_log)
     model, plan = out["trainer"].ema_model, out["plan"]
+    _log(f"model: UNet {plan['model']}, {plan['params']:,} parameters, {plan['steps']} steps")
     t_train = time.perf_counter() - t0
 
     t1 = time.perf_counter()
