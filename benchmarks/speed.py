@@ -20,6 +20,7 @@ import torch
 from benchmarks.results_io import add_output_args, make_meta, read_results, write_results
 
 TOPICS = ["core", "lie", "trainer", "likelihood", "discrete"]
+TOPICS.append("images")  # UNet training images/s (speed_images.py)
 SEED = 0
 
 

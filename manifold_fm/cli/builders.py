@@ -136,3 +136,47 @@ def _tensor_file(
     if not path:
         raise ValueError("[data] kind='tensor_file' needs path = '<file under MFM_DATA>'")
     return load_tensor_file(DataFile(relpath=path, url=url, sha256=sha256), root=root)
+
+
+@MODELS.register("unet")
+def _unet(
+    space: Space,
+    base_channels: int = 32,
+    channel_mults: list[int] | None = None,
+    num_res_blocks: int = 1,
+    attn_heads: int = 4,
+    groups: int = 8,
+    dropout: float = 0.0,
+    n_classes: int = 0,
+) -> nn.Module:
+    """:class:`manifold_fm.nn.UNet` for a space of images ``(C, H, W)``; ``n_classes > 0``
+    adds a ``label`` condition with a null class for guidance."""
+    from manifold_fm.nn import UNet
+
+    shape = tuple(space.event_shape)
+    if len(shape) != 3:
+        raise ValueError(f"[model] kind='unet' needs a space of images (C, H, W), got {space!r}")
+    if n_classes < 0:
+        raise ValueError(f"[model] kind='unet': n_classes must be >= 0, got {n_classes}")
+    return UNet(
+        in_channels=shape[0], base_channels=base_channels,
+        channel_mults=tuple(channel_mults or (1, 2, 2)), num_res_blocks=num_res_blocks,
+        attn_heads=attn_heads, groups=groups, dropout=dropout,
+        n_classes=n_classes or None, image_size=shape[1:],
+    )  # fmt: skip
+
+
+@DATASETS.register("mnist")
+def _mnist(
+    space: Space, split: str = "train", seed: int = 0, root: str | None = None
+) -> dict[str, Tensor]:
+    """MNIST (:func:`manifold_fm.data.mnist.load_mnist_split`): ``{"x1": (n, 1, 28, 28)``
+    dequantised to [-1, 1), ``"label": (n,)}``; the model reads ``label`` (``n_classes``)."""
+    from manifold_fm.data.mnist import load_mnist_split
+
+    if tuple(space.event_shape) != (1, 28, 28):
+        raise ValueError(
+            f"[data] kind='mnist' holds 1x28x28 images; use [space] kind='euclidean', "
+            f"shape=[1, 28, 28], got {space!r}"
+        )
+    return load_mnist_split(split, root, seed=seed)

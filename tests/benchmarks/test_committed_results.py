@@ -12,6 +12,7 @@ from benchmarks.results_io import RESULTS, ResultsSchemaError, validate_results
 
 def _renderers():
     from benchmarks import earth, sequences, speed, synthetic, text, torus
+    from benchmarks._mnist_report import markdown as mnist_markdown
     from benchmarks._nll_report import markdown
 
     return {
@@ -21,6 +22,7 @@ def _renderers():
         "text": text._markdown,
         "sequences": sequences._markdown,
         "speed": speed.markdown,
+        "mnist": mnist_markdown,
     }
 
 

@@ -1,0 +1,75 @@
+"""Train (or reload) the MNIST benchmark's one class-conditional UNet within a time budget.
+
+The step count is sized once from a short timed probe (``minutes`` of training at the
+measured step time) and stored with the run in ``run_dir/plan.json``; the Trainer writes
+its checkpoints to ``run_dir`` and resumes from them, so a rerun of the evaluation (or of
+a killed run) reuses the plan and the trained weights instead of training again.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from manifold_fm.nn import UNet
+from manifold_fm.train import TrainConfig, Trainer
+
+__all__ = ["train_model"]
+
+
+def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
+    return TrainConfig(
+        steps=steps, batch_size=b["batch"], lr=b["lr"], warmup_steps=min(100, steps // 10),
+        lr_schedule="cosine", grad_clip=1.0, ema_decay=b["ema"], cond_dropout=0.1,
+        amp=b["amp"], device=b["device"], seed=seed, log_every=max(1, min(100, steps // 5)),
+        progress=False, out_dir=None if run_dir is None else str(run_dir),
+        ckpt_every=max(1, steps // 10) if run_dir is not None else 0, resume=run_dir is not None,
+    )  # fmt: skip
+
+
+def _probe_step_s(space, model, data, b: dict, seed: int) -> float:
+    """Seconds per training step, timed over a few steps after two warm-up steps."""
+    k = b["probe_steps"]
+    tr = Trainer(space, copy.deepcopy(model), data, _config(b, k + 2, None, seed))
+    tr.fit(until=2)
+    t0 = time.perf_counter()
+    tr.fit(until=k + 2)
+    return (time.perf_counter() - t0) / k
+
+
+def train_model(space, data: dict, b: dict, run_dir: Path, seed: int, log=print) -> dict:
+    """Train the budget's UNet on ``data`` and return ``{"trainer", "plan"}``.
+
+    ``plan``: steps, batch, probe step time, training wall seconds, images/s, params, the
+    model settings. The budget dict ``b`` holds ``model`` (UNet keywords), ``batch``,
+    ``lr``, ``ema``, ``amp``, ``device``, ``minutes``, ``probe_steps``.
+    """
+    torch.manual_seed(seed)
+    model = UNet(in_channels=1, n_classes=10, image_size=28, **b["model"])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    plan_path = run_dir / "plan.json"
+    plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
+    if plan is None or plan.get("model") != b["model"] or plan.get("batch") != b["batch"]:
+        step_s = _probe_step_s(space, model, data, b, seed)
+        steps = max(10, int(b["minutes"] * 60 / step_s))
+        plan = {"steps": steps, "batch": b["batch"], "probe_step_s": step_s,
+                "model": b["model"], "params": model.n_params()}  # fmt: skip
+        plan_path.write_text(json.dumps(plan, indent=1))
+        log(f"train: {plan['params']} params, probe {step_s:.3f} s/step -> {steps} steps")
+    trainer = Trainer(space, model, data, _config(b, plan["steps"], run_dir, seed))
+    if trainer.step >= plan["steps"]:
+        log(f"train: checkpoint in {run_dir} is complete ({trainer.step} steps), not retraining")
+        return {"trainer": trainer, "plan": plan}
+    start = trainer.step
+    res = trainer.fit()
+    done = plan.get("train_wall_s", 0.0) + res.wall_s
+    plan.update(train_wall_s=round(done, 2), final_loss=res.final_loss,
+                train_images_per_s=(res.steps - start) * b["batch"] / max(res.wall_s, 1e-9),
+                losses=res.losses, loss_steps=res.loss_steps)  # fmt: skip
+    plan_path.write_text(json.dumps(plan, indent=1))
+    log(f"train: {res.steps} steps in {res.wall_s:.0f} s, final loss {res.final_loss:.2f}")
+    return {"trainer": trainer, "plan": plan}

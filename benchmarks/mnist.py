@@ -1,0 +1,148 @@
+"""MNIST benchmark: one class-conditional UNet, feature-space FID, NFE curve, guidance, bpd.
+
+``python -m benchmarks.mnist [--budget cpu|gpu|smoke] [--minutes M] [--out-dir D]``
+
+Data: the 10k MNIST split (``MFM_DATA/mnist``), first 9,000 images train, last 1,000
+held out, dequantised to [-1, 1) (:mod:`manifold_fm.data.mnist`). One UNet is trained on
+``Euclidean((1, 28, 28))`` (cond-OT path) with labels and condition dropout 0.1; its
+null class gives the unconditional samples (:mod:`benchmarks._mnist_eval`). The judge is a
+small CNN trained here on the 9,000 training images (:mod:`benchmarks._mnist_fid`).
+Training stops at the budget's minutes (step count sized by a timed probe); the trained
+run lives in ``--run-dir`` and is reused by a rerun (:mod:`benchmarks._mnist_train`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks._mnist_eval import bpd_estimate, cond_accuracy, draw, nfe_curve
+from benchmarks._mnist_fid import FEATURE_DIM, features, fid, save_grid, train_classifier
+from benchmarks._mnist_report import figure, markdown
+from benchmarks._mnist_train import train_model
+from benchmarks.results_io import add_output_args, atomic_write, make_meta, write_results
+from manifold_fm import Euclidean
+from manifold_fm.data.mnist import load_mnist_split
+
+SEED = 0
+_SMALL = {"base_channels": 16, "channel_mults": [1, 2, 4], "num_res_blocks": 1, "attn_heads": 4}
+BUDGETS: dict[str, dict] = {
+    "cpu": {"model": _SMALL, "batch": 64, "lr": 2e-3, "ema": 0.999, "amp": "off",
+            "device": "cpu", "minutes": 20.0, "probe_steps": 5, "threads": 2,
+            "clf_epochs": 3, "n_fid": 1000, "n_curve": 128, "nfes": [8, 16, 32, 64, 128],
+            "per_class": 20, "n_bpd": 200, "bpd_steps": 8, "main": ("rk4", 8)},
+    "gpu": {"model": {"base_channels": 64, "channel_mults": [1, 2, 2], "num_res_blocks": 2,
+                      "attn_heads": 4},
+            "batch": 256, "lr": 1e-3, "ema": 0.9995, "amp": "bf16", "device": "cuda",
+            "minutes": 8.0, "probe_steps": 10, "threads": 8, "clf_epochs": 5, "n_fid": 1000,
+            "n_curve": 500, "nfes": [8, 16, 32, 64, 128], "per_class": 100, "n_bpd": 500,
+            "bpd_steps": 16, "main": ("rk4", 16)},
+    "smoke": {"model": {"base_channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1,
+                        "attn_heads": 2},
+              "batch": 16, "lr": 2e-3, "ema": 0.9, "amp": "off", "device": "cpu",
+              "minutes": 0.1, "probe_steps": 2, "threads": 1, "clf_epochs": 1,
+              "clf_images": 2000, "n_fid": 64, "n_curve": 16, "nfes": [8], "per_class": 2,
+              "n_bpd": 8, "bpd_steps": 2,
+              "main": ("euler", 4)},
+}  # fmt: skip
+SCALES = [0.0, 1.0, 3.0]
+
+
+def _log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run(
+    budget: str, minutes: float | None, out_dir: Path, run_dir: Path, argv, root: str | None = None
+) -> dict:
+    """Train (or reload), evaluate and write ``mnist.json`` / ``.md`` / PNGs to ``out_dir``."""
+    b = dict(BUDGETS[budget])
+    if minutes is not None:
+        b["minutes"] = float(minutes)
+    torch.set_num_threads(b["threads"])
+    t0 = time.perf_counter()
+    space = Euclidean((1, 28, 28))
+    train = load_mnist_split("train", root, seed=SEED)
+    held = load_mnist_split("eval", root, seed=SEED + 1)
+    _log(f"mnist [{budget}]: {train['x1'].shape[0]} train / {held['x1'].shape[0]} held-out")
+    out = train_model(space, train, b, run_dir, SEED, log=_log)
+    model, plan = out["trainer"].ema_model, out["plan"]
+    _log(f"model: UNet {plan['model']}, {plan['params']:,} parameters, {plan['steps']} steps")
+    t_train = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    n_clf = b.get("clf_images", train["x1"].shape[0])
+    clf, clf_acc = train_classifier(train["x1"][:n_clf], train["label"][:n_clf], held["x1"],
+                                    held["label"], epochs=b["clf_epochs"], seed=SEED)  # fmt: skip
+    _log(f"classifier: held-out accuracy {clf_acc:.4f}")
+    f_train, f_held = features(clf, train["x1"]), features(clf, held["x1"])
+    floor = fid(f_held, f_train)
+    method, steps = b["main"]
+    x, nfe = draw(model, space, b["n_fid"], method=method, steps=steps, seed=SEED + 10)
+    fid_main = fid(features(clf, x), f_train)
+    _log(f"FID ({b['n_fid']} samples, {method} {nfe:.0f} NFE): {fid_main:.3f}, floor {floor:.3f}")
+    n_curve = b["n_curve"]
+    floor_curve = fid(f_held[:n_curve], f_train)
+    curve = nfe_curve(model, space, clf, f_train, n=n_curve, nfes=b["nfes"], seed=SEED + 20,
+                      log=_log)  # fmt: skip
+    acc, cond_imgs = cond_accuracy(
+        model, space, clf, per_class=b["per_class"], scales=SCALES, method=method, steps=steps,
+        seed=SEED + 30, log=_log,
+    )  # fmt: skip
+    bpd, bpd_se, bpd_nfe = bpd_estimate(model, space, held["x1"][: b["n_bpd"]],
+                                        steps=b["bpd_steps"], seed=SEED + 40)  # fmt: skip
+    _log(f"bits/dim ({b['n_bpd']} held-out): {bpd:.4f} +- {bpd_se:.4f}")
+    t_eval = time.perf_counter() - t1
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "mnist_uncond.png", lambda p: save_grid(x[:100], 10, p, "unconditional"))
+    per = b["per_class"]
+    for w, imgs in cond_imgs.items():
+        grid = imgs.reshape(10, per, 1, 28, 28)[:, : min(per, 10)].reshape(-1, 1, 28, 28)
+        atomic_write(
+            out_dir / f"mnist_class_w{w}.png",
+            lambda p, g=grid, w=w: save_grid(g, min(per, 10), p, f"one row per class, w={w}"),
+        )
+    payload = {
+        "budget": budget, "fid": fid_main, "fid_floor": floor, "fid_ratio": fid_main / floor,
+        "fid_samples": b["n_fid"], "fid_method": method, "fid_nfe": nfe,
+        "feature_dim": FEATURE_DIM, "classifier_accuracy": clf_acc,
+        "cond_accuracy": acc, "cond_samples_per_class": per, "bits_per_dim": bpd,
+        "bits_per_dim_stderr": bpd_se, "bpd_images": b["n_bpd"],
+        "bpd_solver": f"rk4, {b['bpd_steps']} steps ({bpd_nfe} NFE), Hutchinson, 1 probe",
+        "nfe_curve": curve, "nfe_curve_samples": n_curve, "fid_floor_curve": floor_curve,
+        "train_images_per_s": plan.get("train_images_per_s"), "train_steps": plan["steps"],
+        "train_batch": plan["batch"], "train_wall_s": plan.get("train_wall_s"),
+        "train_minutes_budget": b["minutes"], "final_loss": plan.get("final_loss"),
+        "params": plan["params"], "model": plan["model"], "threads": b["threads"],
+        "wall_s_train_phase": round(t_train, 2), "wall_s_eval": round(t_eval, 2),
+        "guidance_rule": "v = v_u + w (v_c - v_u)", "cond_dropout": 0.1,
+    }  # fmt: skip
+    meta = make_meta("mnist", seeds=[SEED], wall_s=round(time.perf_counter() - t0, 2), argv=argv)
+    doc = write_results("mnist", payload, meta, out_dir=out_dir, markdown=markdown,
+                        figure=lambda p: figure(curve, floor_curve, p))  # fmt: skip
+    _log(f"wrote {out_dir / 'mnist.json'}")
+    return doc
+
+
+def main(argv: list[str] | None = None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
+    ap.add_argument("--minutes", type=float, default=None, help="training minutes")
+    ap.add_argument("--root", default=None, help="data root (default $MFM_DATA)")
+    ap.add_argument(
+        "--run-dir", default=None, help="checkpoint folder (default runs/mnist_<budget>)"
+    )
+    add_output_args(ap)
+    args = ap.parse_args(argv)
+    if args.minutes is not None and not args.minutes > 0:
+        ap.error(f"--minutes must be > 0, got {args.minutes}")
+    run_dir = Path(args.run_dir or f"runs/mnist_{args.budget}")
+    return run(args.budget, args.minutes, Path(args.out_dir), run_dir, argv, args.root)
+
+
+if __name__ == "__main__":
+    main()
