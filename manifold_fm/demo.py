@@ -69,15 +69,18 @@ def draw_samples(
     generator: torch.Generator,
     steps: int = 50,
     method: str = "midpoint",
+    progress: bool = False,
 ) -> Tensor:
     """``n`` model samples ``(n, 3)`` on the model's device.
 
     The prior points are drawn with ``generator`` on the generator's own device and moved
     explicitly to the model's device; the sphere ODE is deterministic, so no other random
-    draw happens.
+    draw happens. ``progress`` reports the solver's steps (a bar on a terminal, lines in a
+    log: :mod:`manifold_fm.progress`).
     """
     x0 = space.sample_prior(n, generator=generator, device=generator.device)
-    return sample(model, space, x0.to(model_device(model)), steps=steps, method=method).x
+    x0 = x0.to(model_device(model))
+    return sample(model, space, x0, steps=steps, method=method, progress=progress).x
 
 
 def _lonlat(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,7 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
     ema = trainer.ema_model
 
     n_eval = args.n_eval
-    samples = draw_samples(ema, space, n_eval, generator=gen).cpu()
+    samples = draw_samples(ema, space, n_eval, generator=gen, progress=cfg.progress).cpu()
     prior = space.sample_prior(n_eval, generator=gen)
     fresh = target.sample(n_eval, generator=gen).float()
     held_out = test[: n_eval // 2].to(model_device(ema))
