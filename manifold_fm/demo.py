@@ -39,7 +39,7 @@ from manifold_fm.metrics import mmd2
 from manifold_fm.solvers import sample
 from manifold_fm.train import TrainConfig, Trainer
 
-__all__ = ["demo_target", "draw_samples", "main", "model_device"]
+__all__ = ["build_parser", "demo_target", "draw_samples", "main", "model_device"]
 
 
 def demo_target() -> VMFMixture:
@@ -109,8 +109,8 @@ def _plot(path: Path, data: torch.Tensor, samples: torch.Tensor, title: str) -> 
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run the demo; returns the printed figures as a dict (also written as JSON)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's options (``mfm demo -h``); the docs' command reference reads them too."""
     ap = argparse.ArgumentParser(
         prog="mfm demo",
         description="Train and evaluate on S^2.",
@@ -123,7 +123,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", default="demo_out", help="output folder (PNG, JSON, checkpoint)")
     ap.add_argument("--device", default="auto", help="training device ('auto': CUDA if present)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the demo; returns the printed figures as a dict (also written as JSON)."""
+    args = build_parser().parse_args(argv)
 
     t_start = time.perf_counter()
     torch.manual_seed(args.seed)
