@@ -39,7 +39,8 @@ from manifold_fm.solvers import sample
 from manifold_fm.train import TrainConfig, Trainer
 
 DOC_BUILD = os.environ.get("MFM_DOC_BUILD") == "1"
-STEPS = 300 if DOC_BUILD else 6000  # optimiser steps
+STEPS = 300 if DOC_BUILD else 12000  # optimiser steps
+HIDDEN = 128 if DOC_BUILD else 256  # width of the MLP
 N_EVAL = 600 if DOC_BUILD else 4000  # samples scored and plotted
 OUT = Path(os.environ.get("MFM_EXAMPLE_OUT", "example_out"))
 
@@ -59,7 +60,7 @@ target = GaussianMixture(mus, torch.full((K,), 0.25, dtype=torch.float64))
 data = target.sample(20_000, generator=gen).float()  # (20000, 2)
 
 space = Euclidean(2)  # linear interpolant, N(0, I) prior, MSE on x1 - x0
-model = TimeMLP.for_space(space, hidden=128, depth=3)
+model = TimeMLP.for_space(space, hidden=HIDDEN, depth=3)
 
 # %%
 # Training, with snapshots
