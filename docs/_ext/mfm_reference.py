@@ -47,7 +47,14 @@ def _rst_text(text: str | None) -> str:
     """Plain help text as rst: `code` becomes ``code``, stray markup characters are escaped."""
     from plain_docstrings import escape_line
 
-    text = re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text or "")
+    text = re.sub(r"(?<![`:])`([^`]+)`(?!`)", r"``\1``", text or "")
+    return escape_line(text)
+
+
+def _rst_doc(text: str) -> str:
+    """Docstring text (already rst) with its plain-text maths escaped."""
+    from plain_docstrings import escape_line
+
     return escape_line(text)
 
 
@@ -153,7 +160,7 @@ def _train_rows(cls: type) -> list[tuple[str, ...]]:
             f"``{f.name}``",
             f"``{_type_name(hints[f.name])}``",
             _lit(f.default),
-            _rst_text(meanings[f.name]),
+            _rst_doc(meanings[f.name]),
         )
         for f in dataclasses.fields(cls)
     ]
@@ -175,7 +182,7 @@ def _kind_rows(registry: Any) -> list[tuple[str, ...]]:
             if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
         doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
-        rows.append((f"``{kind}``", "; ".join(keys) or "(none)", _rst_text(doc)))
+        rows.append((f"``{kind}``", "; ".join(keys) or "(none)", _rst_doc(doc)))
     return rows
 
 
