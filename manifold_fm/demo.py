@@ -39,7 +39,7 @@ from manifold_fm.metrics import mmd2
 from manifold_fm.solvers import sample
 from manifold_fm.train import TrainConfig, Trainer
 
-__all__ = ["demo_target", "draw_samples", "main", "model_device"]
+__all__ = ["build_parser", "demo_target", "draw_samples", "main", "model_device"]
 
 
 def demo_target() -> VMFMixture:
@@ -69,15 +69,18 @@ def draw_samples(
     generator: torch.Generator,
     steps: int = 50,
     method: str = "midpoint",
+    progress: bool = False,
 ) -> Tensor:
     """``n`` model samples ``(n, 3)`` on the model's device.
 
     The prior points are drawn with ``generator`` on the generator's own device and moved
     explicitly to the model's device; the sphere ODE is deterministic, so no other random
-    draw happens.
+    draw happens. ``progress`` reports the solver's steps (a bar on a terminal, lines in a
+    log: :mod:`manifold_fm.progress`).
     """
     x0 = space.sample_prior(n, generator=generator, device=generator.device)
-    return sample(model, space, x0.to(model_device(model)), steps=steps, method=method).x
+    x0 = x0.to(model_device(model))
+    return sample(model, space, x0, steps=steps, method=method, progress=progress).x
 
 
 def _lonlat(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,8 +109,8 @@ def _plot(path: Path, data: torch.Tensor, samples: torch.Tensor, title: str) -> 
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run the demo; returns the printed figures as a dict (also written as JSON)."""
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's options (``mfm demo -h``); the docs' command reference reads them too."""
     ap = argparse.ArgumentParser(
         prog="mfm demo",
         description="Train and evaluate on S^2.",
@@ -120,7 +123,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--out", default="demo_out", help="output folder (PNG, JSON, checkpoint)")
     ap.add_argument("--device", default="auto", help="training device ('auto': CUDA if present)")
     ap.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the demo; returns the printed figures as a dict (also written as JSON)."""
+    args = build_parser().parse_args(argv)
 
     t_start = time.perf_counter()
     torch.manual_seed(args.seed)
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
     ema = trainer.ema_model
 
     n_eval = args.n_eval
-    samples = draw_samples(ema, space, n_eval, generator=gen).cpu()
+    samples = draw_samples(ema, space, n_eval, generator=gen, progress=cfg.progress).cpu()
     prior = space.sample_prior(n_eval, generator=gen)
     fresh = target.sample(n_eval, generator=gen).float()
     held_out = test[: n_eval // 2].to(model_device(ema))

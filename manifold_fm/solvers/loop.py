@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from manifold_fm.conditioning import check_cond, model_device
+from manifold_fm.progress import progress as progress_reporter
 from manifold_fm.solvers.field import FieldPolicy, VelocityField, odeint_ambient
 from manifold_fm.solvers.fixed import (
     FIXED_STEP_METHODS,
@@ -94,9 +95,7 @@ def _check_method(space: Space, method: str) -> None:
 def _progress(it, enabled: bool, total: int):
     if not enabled:
         return it
-    from tqdm.auto import tqdm
-
-    return tqdm(it, total=total, desc="sampling", leave=False)
+    return progress_reporter(it, total=total, desc="sampling", leave=False)
 
 
 @torch.no_grad()

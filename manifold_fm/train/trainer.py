@@ -31,6 +31,7 @@ from torch import Tensor, nn
 
 from manifold_fm.conditioning import check_cond, check_self_condition, with_dropped
 from manifold_fm.couplings import get_coupling
+from manifold_fm.progress import progress
 from manifold_fm.spaces.base import Space
 from manifold_fm.train import checkpoint as ckpt
 from manifold_fm.train.batches import make_batches
@@ -243,9 +244,7 @@ class Trainer:
         self.model.train()
         pbar = None
         if cfg.progress and self.dist.is_main:
-            from tqdm.auto import tqdm
-
-            pbar = tqdm(total=stop, initial=self.step, desc="train", dynamic_ncols=True)
+            pbar = progress(total=stop, initial=self.step, desc="train")
         step_start, t_start = self.step, time.perf_counter()
         try:
             while self.step < stop:
