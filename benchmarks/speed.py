@@ -19,12 +19,17 @@ import torch
 
 from benchmarks.results_io import add_output_args, make_meta, read_results, write_results
 
-TOPICS = ["core", "lie", "trainer", "likelihood", "discrete"]
+TOPICS = ["core", "lie", "trainer", "likelihood", "discrete", "couplings"]
 SEED = 0
 
 
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _ratio(r: dict) -> str:
+    """The ratio to two decimals, or 'n/a' for a row whose peer was not run."""
+    return "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}"
 
 
 def markdown(doc: dict) -> str:
@@ -47,7 +52,7 @@ def markdown(doc: dict) -> str:
         notes = ", ".join(f"{k}={_fmt(v)}" for k, v in r.items() if k not in skip)
         lines.append(
             f"| {r['name']} | {r['unit']} | {_fmt(r['ours'])} | {r['peer']} | "
-            f"{_fmt(r['peer_value'])} | {r['ratio']:.2f} | {notes} |"
+            f"{_fmt(r['peer_value'])} | {_ratio(r)} | {notes} |"
         )
     if doc["errors"]:
         lines += ["", "Topics not measured:", *[f"- {k}: {v}" for k, v in doc["errors"].items()]]
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
             r.setdefault("wall_s_topic", round(time.perf_counter() - t1, 2))
             print(
                 f"{r['name']:<36} ours {_fmt(r['ours']):>10} {r['unit']:<10} "
-                f"{r['peer']:<14} {_fmt(r['peer_value']):>10}  ratio {r['ratio']:.2f}"
+                f"{r['peer']:<14} {_fmt(r['peer_value']):>10}  ratio {_ratio(r)}"
             )
         rows.extend(new)
     topics = args.only.split(",")
