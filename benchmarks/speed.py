@@ -92,10 +92,11 @@ def main(argv: list[str] | None = None) -> dict:
             )
         rows.extend(new)
     topics = args.only.split(",")
-    if set(topics) != set(TOPICS):  # a partial run refreshes its topics' rows, keeps the rest
-        old = read_results("speed", args.out_dir)
-        if old is not None:
-            rows = [r for r in old["rows"] if r.get("topic") not in topics] + rows
+    # a run refreshes its topics' rows and keeps the rest (a partial run's other topics, and
+    # rows other scripts add, such as benchmarks.nfe_equal_quality's)
+    old = read_results("speed", args.out_dir)
+    if old is not None:
+        rows = [r for r in old["rows"] if r.get("topic") not in topics] + rows
     payload = {
         "rows": rows,
         "errors": errors,
