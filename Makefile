@@ -6,7 +6,7 @@ TORCH_SPEC ?= torch==2.13.0
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench docs clean
+.PHONY: setup demo test lint bench docs clean gpu-check
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 docs: $(STAMP)
 	$(PY) -m pip install -q -e ".[docs]" "torch==$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])')"
 	OMP_NUM_THREADS=2 $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+# the library end to end on one CUDA GPU + CUDA speed rows (benchmarks/gpu_check.py);
+# on a machine without a GPU it says so and exits 0
+gpu-check: $(STAMP)
+	$(PY) -m benchmarks.gpu_check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

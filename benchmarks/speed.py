@@ -19,13 +19,17 @@ import torch
 
 from benchmarks.results_io import add_output_args, make_meta, read_results, write_results
 
-TOPICS = ["core", "lie", "trainer", "likelihood", "discrete"]
-TOPICS.append("images")  # UNet training images/s (speed_images.py)
+TOPICS = ["core", "lie", "trainer", "likelihood", "discrete", "couplings", "images"]
 SEED = 0
 
 
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _ratio(r: dict) -> str:
+    """The ratio to two decimals, or 'n/a' for a row whose peer was not run."""
+    return "n/a" if r["ratio"] is None else f"{r['ratio']:.2f}"
 
 
 def markdown(doc: dict) -> str:
@@ -48,7 +52,7 @@ def markdown(doc: dict) -> str:
         notes = ", ".join(f"{k}={_fmt(v)}" for k, v in r.items() if k not in skip)
         lines.append(
             f"| {r['name']} | {r['unit']} | {_fmt(r['ours'])} | {r['peer']} | "
-            f"{_fmt(r['peer_value'])} | {r['ratio']:.2f} | {notes} |"
+            f"{_fmt(r['peer_value'])} | {_ratio(r)} | {notes} |"
         )
     if doc["errors"]:
         lines += ["", "Topics not measured:", *[f"- {k}: {v}" for k, v in doc["errors"].items()]]
@@ -84,14 +88,15 @@ def main(argv: list[str] | None = None) -> dict:
             r.setdefault("wall_s_topic", round(time.perf_counter() - t1, 2))
             print(
                 f"{r['name']:<36} ours {_fmt(r['ours']):>10} {r['unit']:<10} "
-                f"{r['peer']:<14} {_fmt(r['peer_value']):>10}  ratio {r['ratio']:.2f}"
+                f"{r['peer']:<14} {_fmt(r['peer_value']):>10}  ratio {_ratio(r)}"
             )
         rows.extend(new)
     topics = args.only.split(",")
-    if set(topics) != set(TOPICS):  # a partial run refreshes its topics' rows, keeps the rest
-        old = read_results("speed", args.out_dir)
-        if old is not None:
-            rows = [r for r in old["rows"] if r.get("topic") not in topics] + rows
+    # a run refreshes its topics' rows and keeps the rest (a partial run's other topics, and
+    # rows other scripts add, such as benchmarks.nfe_equal_quality's)
+    old = read_results("speed", args.out_dir)
+    if old is not None:
+        rows = [r for r in old["rows"] if r.get("topic") not in topics] + rows
     payload = {
         "rows": rows,
         "errors": errors,

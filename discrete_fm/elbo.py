@@ -64,7 +64,6 @@ def _call(model, x_t, t, mask, cond):
     return model(x_t, t, **kw)
 
 
-@torch.no_grad()
 def elbo(
     model: nn.Module | Callable[..., Tensor],
     space: CTMCSpace,
@@ -76,6 +75,7 @@ def elbo(
     batch_size: int | None = None,
     cond: dict[str, Any] | None = None,
     generator: torch.Generator | None = None,
+    enable_grad: bool = False,
 ) -> ElboResult:
     """Monte-Carlo NELBO of sequences ``x1`` (n, L) under ``model`` (an upper bound on NLL).
 
@@ -91,6 +91,9 @@ def elbo(
             per-row tensors (leading size n) are sliced with each batch of ``batch_size``
             rows, other values are passed to every call as they are.
         generator: the only source of randomness.
+        enable_grad: record the estimate for autograd (``nats`` then carries gradients to
+            the model's parameters, e.g. for maximum-likelihood training); default under
+            no_grad.
     """
     if not isinstance(space, CTMCSpace):
         raise TypeError(f"elbo needs a CTMCSpace, got {type(space).__name__}")
@@ -106,10 +109,16 @@ def elbo(
     mask = space.check_mask(x1, mask)
     if mask is not None and not bool(mask.any()):
         raise ValueError("elbo: the mask marks no real token in any row; nothing to score")
+    with torch.set_grad_enabled(enable_grad):
+        return _estimate(model, space, x1, mask, n_t, estimator, batch_size, cond, generator)
+
+
+def _estimate(model, space, x1, mask, n_t, estimator, batch_size, cond, generator) -> ElboResult:
+    """The estimate of :func:`elbo` (arguments as there, checked), under the caller's grad mode."""
     n = x1.shape[0]
     bs = n if batch_size is None else int(batch_size)
     dev = x1.device
-    nats = torch.zeros(n, dtype=torch.float64, device=dev)
+    parts: list[Tensor] = []
     for lo in range(0, n, bs):
         xb = x1[lo : lo + bs]
         mb = None if mask is None else mask[lo : lo + bs]
@@ -141,10 +150,11 @@ def elbo(
                 ce = torch.where(hidden, nll, 0.0).sum(-1)
                 # an all-padding row (D = 0) has k = 0 and nothing hidden: it costs 0
                 acc += torch.where(D > 0, D.double() / k.clamp_min(1).double() * ce, 0.0)
-        nats[lo : lo + bs] = acc / n_t
+        parts.append(acc / n_t)
+    nats = torch.cat(parts)
     real_all = torch.ones_like(x1, dtype=torch.bool) if mask is None else mask
     tokens = real_all.sum(-1).double()
-    bpt = float(nats.sum() / (tokens.sum() * math.log(2)))
+    bpt = float(nats.detach().sum() / (tokens.sum() * math.log(2)))
     per_seq = nats / (tokens.mean() * math.log(2))
-    stderr = float(per_seq.std() / math.sqrt(n)) if n > 1 else float("nan")
+    stderr = float(per_seq.detach().std() / math.sqrt(n)) if n > 1 else float("nan")
     return ElboResult(bits_per_token=bpt, nats=nats, stderr=stderr, n_t=n_t, estimator=estimator)

@@ -26,8 +26,20 @@ def safe_norm(v: Tensor, dim: int | tuple[int, ...] = -1, keepdim: bool = False)
 
 
 def sinc(x: Tensor) -> Tensor:
-    """sin(x) / x with value 1 and derivative 0 at x = 0 (unnormalised sinc)."""
-    return torch.sinc(x / math.pi)
+    """sin(x) / x with value 1 and derivative 0 at x = 0 (unnormalised sinc).
+
+    For a tensor that records gradients, |x| < 1e-2 takes the series
+    1 - x^2/6 + x^4/120 - x^6/5040 (truncation < 1e-21), so derivatives of every order
+    are finite at 0 (torch.sinc's second derivative at 0 is NaN, which differentiating a
+    divergence, i.e. a derivative of a derivative, would hit).
+    """
+    if not x.requires_grad:
+        return torch.sinc(x / math.pi)
+    small = x.abs() < 1e-2
+    xs = torch.where(small, torch.ones_like(x), x)
+    x2 = x * x
+    series = 1 - x2 / 6 * (1 - x2 / 20 * (1 - x2 / 42))
+    return torch.where(small, series, torch.sin(xs) / xs)
 
 
 def wrap_angle(x: Tensor) -> Tensor:

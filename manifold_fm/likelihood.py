@@ -29,6 +29,7 @@ from manifold_fm.conditioning import check_cond, model_device, rows_of
 from manifold_fm.divergence import DivergenceField, hutchinson_probes
 from manifold_fm.errors import first_bad_row
 from manifold_fm.solvers import FIXED_STEP_METHODS, make_time_grid, odeint_ambient
+from manifold_fm.solvers.field import model_params
 from manifold_fm.spaces.base import ManifoldSpace
 
 __all__ = ["LikelihoodError", "LogProbResult", "log_prob"]
@@ -93,11 +94,16 @@ def _solve_fixed(space, field, x, grid, method) -> tuple[Tensor, Tensor]:
     return x, delta
 
 
-def _solve_adaptive(space, field, x, grid, method, atol, rtol) -> tuple[Tensor, Tensor]:
+def _solve_adaptive(
+    space, field, x, grid, method, atol, rtol, adjoint, params
+) -> tuple[Tensor, Tensor]:
     acc = torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)
     rhs = field.velocity_and_divergence  # (v, div): div is d(acc)/dt
+    times = grid[[0, -1]]
     try:
-        xs, accs = odeint_ambient(space, rhs, (x, acc), grid[[0, -1]], method, atol, rtol)
+        xs, accs = odeint_ambient(
+            space, rhs, (x, acc), times, method, atol, rtol, adjoint=adjoint, params=params
+        )
     except AssertionError as err:  # torchdiffeq reports bad methods / underflow by assert
         raise LikelihoodError(f"torchdiffeq failed with method={method!r}: {err}") from err
     return space.projx(xs[-1]), accs[-1]
@@ -121,6 +127,8 @@ def log_prob(
     cond: dict[str, Any] | None = None,
     batch_size: int | None = None,
     device: torch.device | str | None = None,
+    enable_grad: bool = False,
+    adjoint: bool = False,
 ) -> LogProbResult:
     """Log density of ``x1`` under the flow of ``model`` pushed from ``space``'s prior.
 
@@ -143,6 +151,13 @@ def log_prob(
         batch_size: evaluate at most this many points at once (memory bound).
         device: where to evaluate; default the model's device (x1 and row-wise ``cond``
             tensors are moved there), or x1's for parameter-free models.
+        enable_grad: record the solve for autograd: ``log_prob`` can then be
+            differentiated with respect to the model's parameters and ``x1`` (the
+            divergence's own derivatives are taken with create_graph semantics by
+            torch.func). Default: under no_grad. A ``dtype`` that needs a copy of the
+            model is refused then (the copy's gradients would not reach the model).
+        adjoint: with ``enable_grad`` and a torchdiffeq method, differentiate by the
+            adjoint method (torchdiffeq ``odeint_adjoint``, memory O(1) in the steps).
 
     Returns:
         :class:`LogProbResult`; raises :class:`LikelihoodError` if any value is non-finite.
@@ -151,8 +166,18 @@ def log_prob(
         raise TypeError(f"log_prob needs a ManifoldSpace, got {type(space).__name__}")
     if divergence not in ("exact", "hutchinson"):
         raise ValueError(f"divergence must be 'exact' or 'hutchinson', got {divergence!r}")
+    if adjoint and (not enable_grad or method in FIXED_STEP_METHODS):
+        raise ValueError(
+            f"log_prob: adjoint=True needs enable_grad=True and a torchdiffeq method, got "
+            f"enable_grad={enable_grad!r}, method={method!r}"
+        )
     check_cond(model, cond)
     space.validate(x1)
+    if enable_grad and _as_dtype(model, dtype) is not model:
+        raise ValueError(
+            f"log_prob: enable_grad=True with dtype={dtype} would copy the model into that "
+            "dtype and lose its gradients; convert the model first (model.to(dtype))"
+        )
     device = device if device is not None else model_device(model)
     if device is not None:
         x1 = x1.to(device)
@@ -183,17 +208,21 @@ def log_prob(
         cb = rows_of(cond, lo, lo + chunk, n)
         pb = None if probes is None else probes[lo : lo + chunk]
         field = DivergenceField(model, space, xb.shape[0], pb, cb)
-        with torch.no_grad():
+        with torch.set_grad_enabled(enable_grad):
             if method in FIXED_STEP_METHODS:
                 x0, delta = _solve_fixed(space, field, xb, grid, method)
             else:
-                x0, delta = _solve_adaptive(space, field, xb, grid, method, atol, rtol)
+                params = model_params(model)
+                x0, delta = _solve_adaptive(
+                    space, field, xb, grid, method, atol, rtol, adjoint, params
+                )
         outs.append(x0)
         deltas.append(delta)
         nfe += field.nfe
     x0 = torch.cat(outs)
     delta = torch.cat(deltas)
     _check_finite(delta, "the divergence integral")
-    prior = space.log_prior(x0)
+    with torch.set_grad_enabled(enable_grad):
+        prior = space.log_prior(x0)
     _check_finite(prior, "the prior log density at x0")
     return LogProbResult(log_prob=prior + delta, log_prior=prior, delta_logp=delta, nfe=nfe, x0=x0)

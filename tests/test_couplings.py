@@ -92,7 +92,7 @@ def test_lookup_and_errors():
     assert get_coupling("independent") is independent and get_coupling("ot") is minibatch_ot
     assert get_coupling(minibatch_ot) is minibatch_ot
     with pytest.raises(ValueError, match="unknown coupling"):
-        get_coupling("sinkhorn")
+        get_coupling("sinkhornn")
     space = Sphere(2)
     x0, x1 = _draw(space, 4, 0)
     with pytest.raises(ValueError, match="equal batch sizes"):

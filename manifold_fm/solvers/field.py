@@ -24,7 +24,14 @@ from torch import Tensor, nn
 from manifold_fm.conditioning import with_dropped
 from manifold_fm.spaces.base import ManifoldSpace, Space
 
-__all__ = ["AmbientODE", "FieldPolicy", "RotationRate", "VelocityField", "odeint_ambient"]
+__all__ = [
+    "AmbientODE",
+    "FieldPolicy",
+    "RotationRate",
+    "VelocityField",
+    "model_params",
+    "odeint_ambient",
+]
 
 
 class FieldPolicy:
@@ -154,14 +161,29 @@ def odeint_ambient(
     method: str,
     atol: float,
     rtol: float,
+    *,
+    adjoint: bool = False,
+    params: Sequence[Tensor] = (),
 ) -> Any:
     """Integrate :class:`AmbientODE` with torchdiffeq at ``times`` (k,).
 
     Returns torchdiffeq's solution: ``(k, *state.shape)`` (or a tuple of those), states not
     yet projected onto the manifold. torchdiffeq reports bad methods by AssertionError.
+    With ``adjoint`` the solve is ``torchdiffeq.odeint_adjoint``: its backward pass solves
+    the adjoint ODE (same method and tolerances) instead of storing the forward graph,
+    giving gradients to ``state`` and to ``params`` (the model's parameters).
     """
     import torchdiffeq
 
-    return torchdiffeq.odeint(
-        AmbientODE(space, field), state, times, method=method, atol=atol, rtol=rtol
+    rhs = AmbientODE(space, field)
+    if not adjoint:
+        return torchdiffeq.odeint(rhs, state, times, method=method, atol=atol, rtol=rtol)
+    params = tuple(p for p in params if p.requires_grad)
+    return torchdiffeq.odeint_adjoint(
+        rhs, state, times, method=method, atol=atol, rtol=rtol, adjoint_params=params
     )
+
+
+def model_params(model: Any) -> tuple[Tensor, ...]:
+    """The parameters an adjoint solve differentiates: a module's, none for a function."""
+    return tuple(model.parameters()) if isinstance(model, nn.Module) else ()

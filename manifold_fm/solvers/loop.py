@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from manifold_fm.conditioning import check_cond, model_device
 from manifold_fm.progress import progress as progress_reporter
-from manifold_fm.solvers.field import FieldPolicy, VelocityField, odeint_ambient
+from manifold_fm.solvers.field import FieldPolicy, VelocityField, model_params, odeint_ambient
 from manifold_fm.solvers.fixed import (
     FIXED_STEP_METHODS,
     MANIFOLD_ONLY,
@@ -98,7 +98,6 @@ def _progress(it, enabled: bool, total: int):
     return progress_reporter(it, total=total, desc="sampling", leave=False)
 
 
-@torch.no_grad()
 def sample(
     model: nn.Module | Callable[..., Tensor],
     space: Space,
@@ -118,6 +117,8 @@ def sample(
     dtype: torch.dtype | None = None,
     atol: float = 1e-5,
     rtol: float = 1e-5,
+    enable_grad: bool = False,
+    adjoint: bool = False,
 ) -> SampleResult:
     """Integrate ``model`` on ``space`` from the prior (t=0) to data (t=1).
 
@@ -141,12 +142,35 @@ def sample(
         return_trajectory: keep the state at every grid time.
         progress: show a progress bar.
         generator: seeds the prior draw and stochastic steps.
+        enable_grad: record the solve for autograd, so the result can be differentiated
+            with respect to the model's parameters and ``x0`` (default: under no_grad).
+        adjoint: with ``enable_grad`` and a torchdiffeq method, differentiate by
+            torchdiffeq's adjoint method (``odeint_adjoint``: memory O(1) in the number of
+            steps, gradients to ``x0`` and the model's parameters); a fixed-step method
+            refuses it (ValueError), since its backward pass is autograd's own.
 
     Returns:
         :class:`SampleResult` with the final states, the grid, the trajectory (or None) and
         the number of function evaluations.
     """
     _check_method(space, method)
+    if adjoint and (not enable_grad or method not in ADAPTIVE_METHODS):
+        raise ValueError(
+            f"adjoint=True needs enable_grad=True and a torchdiffeq method, got "
+            f"enable_grad={enable_grad!r}, method={method!r}"
+        )
+    with torch.set_grad_enabled(enable_grad):
+        return _integrate(
+            model, space, x0_or_n, steps, method, time_grid, cond, guidance_scale, policies,
+            mask, return_trajectory, progress, generator, device, dtype, atol, rtol, adjoint,
+        )  # fmt: skip
+
+
+def _integrate(
+    model, space, x0_or_n, steps, method, time_grid, cond, guidance_scale, policies, mask,
+    return_trajectory, progress, generator, device, dtype, atol, rtol, adjoint,
+) -> SampleResult:  # fmt: skip
+    """The body of :func:`sample` (arguments as there), under the caller's grad mode."""
     check_cond(model, cond, guidance=guidance_scale is not None)
     field = VelocityField(model, space, cond, guidance_scale, mask, policies)
     if isinstance(x0_or_n, int):
@@ -174,7 +198,9 @@ def sample(
     if mask is not None:
         raise ValueError("masks are supported by the fixed-step methods only")
     try:
-        sol = odeint_ambient(space, field, x, grid, method, atol, rtol)
+        sol = odeint_ambient(
+            space, field, x, grid, method, atol, rtol, adjoint=adjoint, params=model_params(model)
+        )
     except (AssertionError, ValueError) as err:
         raise ValueError(f"torchdiffeq could not integrate with method={method!r}: {err}") from err
     sol = space.projx(sol)

@@ -13,10 +13,10 @@ choice-valued settings are checked against the tables of their implementations
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from manifold_fm.couplings import COUPLINGS
+from manifold_fm.couplings import COUPLINGS, get_coupling
 from manifold_fm.keyword_check import check_keys, check_types, closest, type_hints
 from manifold_fm.train.loss_forms import LOSS_FORMS, LOSS_WEIGHTINGS
 from manifold_fm.train.lr import LR_SCHEDULES
@@ -54,7 +54,11 @@ class TrainConfig:
         time_sampling: 'uniform' on [0, 1], 'logit_normal' (t = sigmoid(N(m, s^2))) or
             'stratified' ((u + i/n) mod 1: even cover of [0, 1) per batch).
         logit_normal_mean, logit_normal_std: m and s of the logit-normal.
-        coupling: name in :data:`manifold_fm.couplings.COUPLINGS` ('independent', 'ot').
+        coupling: name in :data:`manifold_fm.couplings.COUPLINGS` ('independent', 'ot'
+            (blocked exact OT), 'ot_exact', 'sinkhorn').
+        coupling_options: keyword options of the coupling, e.g. ``{"block_size": 256}``
+            for 'ot' or ``{"epsilon": 0.05, "iters": 200}`` for 'sinkhorn' (TOML:
+            ``coupling_options = {block_size = 256}``); checked at construction.
         cond_dropout: probability of dropping the condition of a row (classifier-free
             guidance); the model then receives ``cond_drop`` (bool, (n,)).
         amp: 'auto' (bf16 on CUDA, off on CPU), 'bf16' (also on CPU), 'off'.
@@ -88,6 +92,7 @@ class TrainConfig:
     logit_normal_mean: float = 0.0
     logit_normal_std: float = 1.0
     coupling: str = "independent"
+    coupling_options: dict[str, Any] = field(default_factory=dict)
     cond_dropout: float = 0.0
     amp: str = "auto"
     compile: bool = False
@@ -133,6 +138,12 @@ class TrainConfig:
                 raise ValueError(
                     f"TrainConfig.{name} must be one of {list(allowed)}, got {v!r}{hint}"
                 )
+
+        if not isinstance(self.coupling_options, dict):
+            raise TypeError(
+                f"TrainConfig.coupling_options must be a table, got {self.coupling_options!r}"
+            )
+        get_coupling(self.coupling, self.coupling_options)  # unknown option or bad value
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "[train]") -> TrainConfig:

@@ -105,7 +105,7 @@ class Trainer:
             check=self._check_data,
             check_batch=self._check_loader_batch if cfg.validate_batches else None,
         )
-        self.coupling = get_coupling(cfg.coupling)
+        self.coupling = get_coupling(cfg.coupling, cfg.coupling_options)
         self.time_sampler = make_time_sampler(
             cfg.time_sampling, cfg.logit_normal_mean, cfg.logit_normal_std
         )
