@@ -104,3 +104,7 @@ def get_coupling(name: str | CouplingFn) -> CouplingFn:
     if name not in COUPLINGS:
         raise ValueError(f"unknown coupling {name!r}; choose one of {sorted(COUPLINGS)}")
     return COUPLINGS[name]
+
+from manifold_fm.couplings_kabsch import kabsch_ot  # noqa: E402  (it needs CouplingResult)
+
+COUPLINGS["kabsch_ot"] = kabsch_ot
