@@ -105,6 +105,7 @@ def get_coupling(name: str | CouplingFn) -> CouplingFn:
         raise ValueError(f"unknown coupling {name!r}; choose one of {sorted(COUPLINGS)}")
     return COUPLINGS[name]
 
+
 from manifold_fm.couplings_kabsch import kabsch_ot  # noqa: E402  (it needs CouplingResult)
 
 COUPLINGS["kabsch_ot"] = kabsch_ot

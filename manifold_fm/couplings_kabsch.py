@@ -28,7 +28,7 @@ from torch import Tensor
 from manifold_fm.couplings import CouplingResult
 from manifold_fm.spaces.base import Space
 
-__all__ = ["kabsch_ot", "kabsch_cost"]
+__all__ = ["kabsch_cost", "kabsch_ot"]
 
 
 def _centred(t: Tensor, m: Tensor) -> Tensor:
@@ -79,9 +79,7 @@ def kabsch_ot(
             f"{tuple(x1.shape)} on {space!r}"
         )
     if x0.shape[0] != x1.shape[0]:
-        raise ValueError(
-            f"kabsch_ot needs equal batch sizes, got {x0.shape[0]} and {x1.shape[0]}"
-        )
+        raise ValueError(f"kabsch_ot needs equal batch sizes, got {x0.shape[0]} and {x1.shape[0]}")
     if mask is not None and tuple(mask.shape) != tuple(x1.shape[:2]):
         raise ValueError(
             f"kabsch_ot: mask must have shape {tuple(x1.shape[:2])}, got {tuple(mask.shape)}"

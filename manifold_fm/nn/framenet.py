@@ -180,9 +180,7 @@ class FrameNet(nn.Module):
         for name, val, want in (("mask", mask, (b, n)), ("aatype", aatype, (b, n)),
                                 ("self_cond", self_cond, (b, n, 3, 4))):  # fmt: skip
             if val is not None and tuple(val.shape) != want:
-                raise ValueError(
-                    f"FrameNet: {name} must have shape {want}, got {tuple(val.shape)}"
-                )
+                raise ValueError(f"FrameNet: {name} must have shape {want}, got {tuple(val.shape)}")
         if mask is not None and mask.dtype != torch.bool:
             raise TypeError(f"FrameNet: mask must be bool, got {mask.dtype}")
         if aatype is not None and aatype.is_floating_point():

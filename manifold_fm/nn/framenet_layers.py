@@ -10,8 +10,9 @@ edges of the residue graph. For edge (i <- j), with q, k, v scalar projections o
 states, query / key points q^p, k^p placed in the global frame by each residue's frame
 T = (R, x), edge features e_ij and a learned per-head weight gamma_h >= 0::
 
-    a_ij = softmax_j( w_L [ q_i . k_j / sqrt(c) + b(e_ij) - gamma_h w_C / 2 sum_p |T_i q^p_i - T_j k^p_j|^2 ] )
-    o_i  = [ sum_j a_ij v_j,  sum_j a_ij e_ij,  T_i^-1 (sum_j a_ij T_j v^p_j),  |.| of those points ]
+    a_ij = softmax_j( w_L [ q_i . k_j / sqrt(c) + b(e_ij)
+                            - gamma_h w_C / 2 sum_p |T_i q^p_i - T_j k^p_j|^2 ] )
+    o_i  = [ sum_j a_ij v_j,  sum_j a_ij e_ij,  T_i^-1 (sum_j a_ij T_j v^p_j),  |points| ]
 
 Every term is invariant under a global rigid motion (distances of globally placed points,
 and points brought back into frame i), so o_i is too.
@@ -73,9 +74,7 @@ class GraphIPA(MessagePassing):
         local = lin(s).reshape(s.shape[0], self.h, p, 3)
         return torch.einsum("vij,vhpj->vhpi", rot, local) + x[:, None, None, :]
 
-    def forward(
-        self, s: Tensor, e: Tensor, rot: Tensor, x: Tensor, edge_index: Tensor
-    ) -> Tensor:
+    def forward(self, s: Tensor, e: Tensor, rot: Tensor, x: Tensor, edge_index: Tensor) -> Tensor:
         """Node update ``(V, dim)`` from states ``s (V, dim)``, edges ``e (E, edge_dim)``,
         frames ``rot (V, 3, 3)``, ``x (V, 3)`` (network units) and ``edge_index (2, E)``."""
         v_n = s.shape[0]
