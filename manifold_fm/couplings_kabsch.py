@@ -22,11 +22,15 @@ still a draw of the rotation-invariant prior. Rotations do not enter the cost.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor
 
-from manifold_fm.couplings import CouplingResult
 from manifold_fm.spaces.base import Space
+
+if TYPE_CHECKING:  # couplings.py registers this module's coupling: no import cycle at load
+    from manifold_fm.couplings import CouplingResult
 
 __all__ = ["kabsch_cost", "kabsch_ot"]
 
@@ -72,6 +76,8 @@ def kabsch_ot(
     squared translation distance of the pairs. ``generator`` is unused (exact solution).
     """
     from scipy.optimize import linear_sum_assignment
+
+    from manifold_fm.couplings import CouplingResult
 
     if x0.dim() != 4 or x0.shape[-2:] != (3, 4) or x0.shape[1:] != x1.shape[1:]:
         raise TypeError(

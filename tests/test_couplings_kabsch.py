@@ -39,7 +39,9 @@ def test_pairing_is_optimal_and_noise_is_rotated_onto_its_partner():
     res = kabsch_ot(space, x0, x1)
     assert sorted(res.perm.tolist()) == list(range(5))
     cost, _ = kabsch_cost(x0[..., 3], x1[..., 3])
-    best = min(sum(float(cost[p[j], j]) for j in range(5)) for p in itertools.permutations(range(5)))
+    best = min(
+        sum(float(cost[p[j], j]) for j in range(5)) for p in itertools.permutations(range(5))
+    )
     assert abs(float(res.cost) * 5 - best) < 1e-9
     unaligned = ((res.x0[..., 3] - x1[..., 3]) ** 2).sum((-1, -2))
     assert torch.allclose(unaligned, cost[res.perm, torch.arange(5)], atol=1e-9)

@@ -120,7 +120,7 @@ def test_knn_graph_excludes_padding_and_self():
 def test_velocity_model_on_se3_has_zero_rows_for_padding():
     space = SE3(N)
     model = frame_velocity_model(space, dim=16, edge_dim=8, n_layers=1, heads=2, head_dim=4)
-    x, t, mask, aa, sc = inputs(2)
+    x, t, mask, _, sc = inputs(2)
     out = model(x.float(), t.float(), mask=mask, self_cond=sc.float())
     assert out.shape == (B, N, 6) and torch.isfinite(out).all()
     assert torch.equal(out[~mask], torch.zeros_like(out[~mask]))
@@ -137,7 +137,7 @@ def test_velocity_model_on_se3_has_zero_rows_for_padding():
 )
 def test_bad_inputs_are_named(kw, err):
     x, t, *_ = inputs(0)
-    with pytest.raises(err, match="FrameNet: (mask|aatype|self_cond)"):
+    with pytest.raises(err, match=r"FrameNet: (mask|aatype|self_cond)"):
         tiny()(x, t, **kw)
     with pytest.raises(ValueError, match="dim must be an int"):
         FrameNet(dim=0)
