@@ -2,7 +2,7 @@
 
 Why a file of its own: these builders import gemmi, torch_geometric and e3nn, so they are
 registered lazily (:mod:`manifold_fm.cli.builders`) and loaded only by a protein run. The
-co-generation space ``protein_cogen`` (SE3 x amino acids) needs discrete_fm and is
+co-generation space ``protein_cogen`` (SE3 x amino acids) needs the token package and is
 registered by that package's plugin; its data kind ``proteins_cogen`` lives here.
 """
 
