@@ -9,7 +9,9 @@ time a config names a kind it does not ship. Registered here:
 * data ``text``: character chunks of the space's length from a corpus of
   :data:`manifold_fm.data.text.TEXT_FILES`, long (n, length);
 * data ``msa``: a fixed-length alignment of :data:`manifold_fm.data.sequences.MSA_FILES`,
-  long (n, length).
+  long (n, length);
+* space ``protein_cogen``: ``ProductSpace(BackboneSE3(N), CTMCSpace(20, N))``, backbone
+  frames with their amino acids (data ``proteins_cogen``, model ``framenet_cogen``).
 """
 
 from __future__ import annotations
@@ -63,9 +65,30 @@ def _msa(space: Space, name: str = "DHFR", split: str = "train", root: str | Non
     return _check_length(space, load_msa(name, root).split(split), "msa")
 
 
+def _protein_cogen(
+    n_frames: int,
+    trans_scale: float = 10.0,
+    source: str = "mask",
+    aux_atom_weight: float = 0.0,
+    aux_pair_weight: float = 0.0,
+    aux_t_min: float = 0.75,
+    sequence_weight: float = 1.0,
+) -> Space:
+    """Frames and sequence: ProductSpace(BackboneSE3(n_frames), CTMCSpace(20, n_frames)),
+    loss weights (1, ``sequence_weight``)."""
+    from discrete_fm.space import CTMCSpace
+    from manifold_fm.spaces.product import ProductSpace
+    from manifold_fm.spaces.se3_backbone import BackboneSE3
+
+    frames = BackboneSE3(n_frames, trans_scale=trans_scale, aux_atom_weight=aux_atom_weight,
+                         aux_pair_weight=aux_pair_weight, aux_t_min=aux_t_min)  # fmt: skip
+    return ProductSpace(frames, CTMCSpace(20, n_frames, source), weights=[1.0, sequence_weight])
+
+
 def register(spaces: Registry, models: Registry, datasets: Registry) -> None:
     """Add discrete_fm's kinds to the three registries of :mod:`manifold_fm.cli.registry`."""
     spaces.add_lazy("ctmc", "discrete_fm.space:CTMCSpace")
+    spaces.register("protein_cogen")(_protein_cogen)
     models.register("transformer")(_transformer)
     datasets.register("text")(_text)
     datasets.register("msa")(_msa)

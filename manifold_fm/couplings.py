@@ -257,4 +257,11 @@ def get_coupling(name: str | CouplingFn, options: Mapping[str, Any] | None = Non
     for key, value in options.items():  # values checked now, not at the first step
         if key in _OPTION_KINDS:
             _positive(key, value, _OPTION_KINDS[key])
-    return functools.partial(fn, **dict(options))
+    bound = functools.partial(fn, **dict(options))
+    bound.uses_mask = getattr(fn, "uses_mask", False)  # the Trainer reads it off the coupling
+    return bound
+
+
+from manifold_fm.couplings_kabsch import kabsch_ot  # noqa: E402  (it needs CouplingResult)
+
+COUPLINGS["kabsch_ot"] = kabsch_ot

@@ -20,6 +20,11 @@ SPACES.add_lazy("sphere", "manifold_fm.spaces.sphere:Sphere")
 SPACES.add_lazy("torus", "manifold_fm.spaces.torus:FlatTorus")
 SPACES.add_lazy("so3", "manifold_fm.spaces.so3:SO3")
 SPACES.add_lazy("se3", "manifold_fm.spaces.se3:SE3")
+SPACES.add_lazy("se3_backbone", "manifold_fm.spaces.se3_backbone:BackboneSE3")
+MODELS.add_lazy("framenet", "manifold_fm.cli.builders_protein:framenet")
+MODELS.add_lazy("framenet_cogen", "manifold_fm.cli.builders_protein:framenet_cogen")
+DATASETS.add_lazy("proteins", "manifold_fm.cli.builders_protein:proteins")
+DATASETS.add_lazy("proteins_cogen", "manifold_fm.cli.builders_protein:proteins_cogen")
 
 
 @SPACES.register("euclidean")

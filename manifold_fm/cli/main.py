@@ -3,6 +3,7 @@
     mfm train CONFIG [--set section.key=value ...]
     mfm sample CKPT [--n N --steps S --method M --out file.pt --seed K --device D]
                     [--cond label=2 --guidance-scale W]
+                    [--length L --rotation-rate C --final-jump --pdb-dir DIR]
     mfm demo [--steps N --batch-size B --seed K --n-eval M --out DIR --no-progress]
 
 ``train`` builds the space, model and data by registry name
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from manifold_fm.cli.options import CLIError, Parser, count, finite, seed
+from manifold_fm.cli.sample_frames import add_frame_options
 
 __all__ = ["CLIError", "build_parser", "main"]
 
@@ -117,7 +119,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
     from manifold_fm.cli.registry import MODELS, SPACES
-    from manifold_fm.solvers import sample, sampling_methods
+    from manifold_fm.cli.sample_frames import frame_space_section, sample_frames
+    from manifold_fm.solvers import sampling_methods
     from manifold_fm.train.checkpoint import save_checkpoint
     from manifold_fm.train.distributed import resolve_device
 
@@ -128,7 +131,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
         raise CLIError(
             f"--device {args.device!r} is not available here (use auto, cpu or cuda[:k])"
         ) from None
-    space = SPACES.build(run["space"])
+    space = SPACES.build(frame_space_section(run["space"], args.length))
     methods = sampling_methods(space)
     if args.method not in methods:
         raise CLIError(
@@ -141,17 +144,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     model.to(device).eval()
     gen = torch.Generator(device=device).manual_seed(args.seed)
     cond = _parse_cond(args.cond or [], args.n, device)
-    res = sample(
-        model,
-        space,
-        args.n,
-        steps=args.steps,
-        method=args.method,
-        cond=cond or None,
-        guidance_scale=args.guidance_scale,
-        generator=gen,
-        device=device,
-    )
+    res = sample_frames(args, run, model, space, cond, gen, device)
     out = Path(args.out)
     save_checkpoint({"x": res.x.cpu(), "nfe": res.nfe, "step": state["step"]}, out)
     print(json.dumps({"out": str(out), "n": args.n, "shape": list(res.x.shape), "nfe": res.nfe}))
@@ -223,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--seed", type=seed, default=0, help="seed of the sampler's generator")
     s.add_argument("--device", default="auto", help="'auto' (CUDA when present) or a torch device")
+    add_frame_options(s)
     s.set_defaults(func=_cmd_sample)
 
     d = sub.add_parser(

@@ -13,6 +13,7 @@ from manifold_fm.solvers.field import (
     VelocityField,
     odeint_ambient,
 )
+from manifold_fm.solvers.final_jump import sample_with_final_jump
 from manifold_fm.solvers.fixed import FIXED_STEP_METHODS, make_time_grid
 from manifold_fm.solvers.loop import ADAPTIVE_METHODS, SampleResult, sample, sampling_methods
 
@@ -27,5 +28,6 @@ __all__ = [
     "make_time_grid",
     "odeint_ambient",
     "sample",
+    "sample_with_final_jump",
     "sampling_methods",
 ]

@@ -73,9 +73,9 @@ class TrainConfig:
         num_workers: DataLoader workers when ``data`` is a Dataset.
         validate_batches: check every Dataset/DataLoader batch with ``space.validate``
             before its step (tensor data is checked once, whole, at construction).
-        loss_form: 'velocity' (``space.loss``) or 'x1' (the clean-point error at x_t),
-            ``loss_weighting``: 'none' or 'frameflow' (1/(1 - min(t, 0.9)) on the error);
-            see :mod:`manifold_fm.train.loss_forms`.
+        loss_form: 'velocity' (``space.loss``) or 'x1' (the clean-point error at x_t; see
+            the module manifold_fm.train.loss_forms).
+        loss_weighting: 'none' or 'frameflow' (the error divided by 1 - min(t, 0.9)).
         self_condition: feed the model its own no-grad clean-point estimate as
             ``self_cond`` on half the batches (the model must take ``self_cond``).
     """

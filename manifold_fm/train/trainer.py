@@ -3,7 +3,7 @@
 Each step (never branching on the kind of space)::
 
     x0     = space.sample_prior(n, generator=g)             # g: device generator, per rank
-    pair   = coupling(space, x0, x1, g)                     # independent or minibatch OT
+    pair   = coupling(space, x0, x1, g[, mask])     # mask if the coupling declares uses_mask
     t      = time_sampler(n, g)                             # uniform or logit-normal
     sample = space.path(pair.x0, pair.x1, t, generator=g, mask=mask)
     out    = model(sample.x_t, t, **cond[, cond_drop][, mask][, self_cond])  # bf16 autocast
@@ -160,7 +160,8 @@ class Trainer:
         x0 = space.sample_prior(
             n, generator=g, device=dev, dtype=x1.dtype if x1.is_floating_point() else None
         )
-        pair = self.coupling(space, x0, x1, g)
+        mask_kw = {"mask": mask} if getattr(self.coupling, "uses_mask", False) else {}
+        pair = self.coupling(space, x0, x1, g, **mask_kw)  # a coupling may declare uses_mask
         t = self.time_sampler(n, g, dev, self.dtype)
         sample = space.path(pair.x0, pair.x1, t, generator=g, mask=mask)
         if cond and cfg.cond_dropout > 0:
