@@ -184,3 +184,34 @@ def test_smoke_budget_writes_every_file_and_reuses_its_checkpoint(tmp_path, caps
     again = protein.main(args)
     assert "not retraining" in capsys.readouterr().out
     assert again["samples"] == doc["samples"] and again["train_steps"] == doc["train_steps"]
+
+
+@needs_data
+def test_a_run_killed_after_its_first_chunk_resumes_training_from_its_checkpoint(
+    tmp_path, monkeypatch
+):
+    from benchmarks import _protein_train
+    from benchmarks._protein_data import split
+    from benchmarks.protein import BUDGETS
+    from manifold_fm.data.proteins import load_proteins
+
+    train_set, _ = split(load_proteins(DATA / "proteins" / "pdb", max_length=80), 2, 0)
+    b, real_draw, calls = BUDGETS["smoke"], _protein_train.draw, []
+
+    def dies_at_first_curve_point(*args, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt("killed")
+        return real_draw(*args, **kw)
+
+    monkeypatch.setattr(_protein_train, "draw", dies_at_first_curve_point)
+    with pytest.raises(KeyboardInterrupt):
+        _protein_train.train_model(train_set, b, tmp_path, 0, log=lambda m: None)
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan["curve"] == []
+    monkeypatch.setattr(_protein_train, "draw", real_draw)
+    logs = []
+    out = _protein_train.train_model(train_set, b, tmp_path, 0, log=logs.append)
+    assert f"train: resuming from step {plan['steps'] // 2} of {plan['steps']}" in logs
+    assert [r["step"] for r in out["plan"]["curve"]] == [plan["steps"] // 2, plan["steps"]]
+    assert out["trainer"].step == plan["steps"]
