@@ -14,6 +14,7 @@ def _renderers():
     from benchmarks import earth, sequences, speed, synthetic, text, torus
     from benchmarks._mnist_report import markdown as mnist_markdown
     from benchmarks._nll_report import markdown
+    from benchmarks._protein_report import markdown as protein_markdown
 
     return {
         "earth": lambda d: markdown(earth.BENCHMARK, d),
@@ -23,6 +24,7 @@ def _renderers():
         "sequences": sequences._markdown,
         "speed": speed.markdown,
         "mnist": mnist_markdown,
+        "protein": protein_markdown,
     }
 
 
