@@ -62,6 +62,11 @@ def markdown(doc: dict) -> str:
         ],
         f"| bits/dim, {doc['bpd_images']} held-out ({doc['bpd_solver']}) | "
         f"{doc['bits_per_dim']:.4f} +- {doc['bits_per_dim_stderr']:.4f} |",
+        *[
+            f"| bits/dim, first {doc['bpd_by_steps_images']} of them, rk4 {k} steps "
+            f"(convergence check) | {v:.4f} |"
+            for k, v in doc.get("bpd_by_steps", {}).items()
+        ],
         "",
         f"## FID against NFE ({doc['nfe_curve_samples']} samples per point, floor at that "
         f"count {doc['fid_floor_curve']:.3f})",
