@@ -8,13 +8,12 @@ a killed run) reuses the plan and the trained weights instead of training again.
 
 from __future__ import annotations
 
-import copy
 import json
-import time
 from pathlib import Path
 
 import torch
 
+from benchmarks._budgeted import probe_step_s
 from manifold_fm.nn import UNet
 from manifold_fm.train import TrainConfig, Trainer
 
@@ -31,16 +30,6 @@ def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig
     )  # fmt: skip
 
 
-def _probe_step_s(space, model, data, b: dict, seed: int) -> float:
-    """Seconds per training step, timed over a few steps after two warm-up steps."""
-    k = b["probe_steps"]
-    tr = Trainer(space, copy.deepcopy(model), data, _config(b, k + 2, None, seed))
-    tr.fit(until=2)
-    t0 = time.perf_counter()
-    tr.fit(until=k + 2)
-    return (time.perf_counter() - t0) / k
-
-
 def train_model(space, data: dict, b: dict, run_dir: Path, seed: int, log=print) -> dict:
     """Train the budget's UNet on ``data`` and return ``{"trainer", "plan"}``.
 
@@ -54,7 +43,9 @@ def train_model(space, data: dict, b: dict, run_dir: Path, seed: int, log=print)
     plan_path = run_dir / "plan.json"
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
     if plan is None or plan.get("model") != b["model"] or plan.get("batch") != b["batch"]:
-        step_s = _probe_step_s(space, model, data, b, seed)
+        step_s = probe_step_s(
+            space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
+        )
         steps = max(10, int(b["minutes"] * 60 / step_s))
         plan = {"steps": steps, "batch": b["batch"], "probe_step_s": step_s,
                 "model": b["model"], "params": model.n_params()}  # fmt: skip

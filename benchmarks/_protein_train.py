@@ -12,14 +12,13 @@ finished one is evaluated without training again.
 
 from __future__ import annotations
 
-import copy
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from benchmarks._budgeted import probe_step_s
 from benchmarks._protein_data import frames_to_atoms
 from benchmarks._protein_metrics import set_metrics
 from manifold_fm.data.proteins import protein_loader
@@ -67,16 +66,6 @@ def draw(model: X1Prediction, b: dict, length: int, n: int, seed: int) -> torch.
     return res.x.detach().cpu()
 
 
-def _probe_step_s(space, model, data, b: dict, seed: int) -> float:
-    """Seconds per training step, timed over a few steps after two warm-up steps."""
-    k = b["probe_steps"]
-    tr = Trainer(space, copy.deepcopy(model), data, _config(b, k + 2, None, seed))
-    tr.fit(until=2)
-    t0 = time.perf_counter()
-    tr.fit(until=k + 2)
-    return (time.perf_counter() - t0) / k
-
-
 def _settings(b: dict) -> dict:
     return {k: b[k] for k in ("model", "space", "batch", "crop", "coupling", "lr")}
 
@@ -98,7 +87,9 @@ def train_model(train_set, b: dict, run_dir: Path, seed: int,
     plan_path = run_dir / "plan.json"
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
     if plan is None or plan.get("settings") != _settings(b):
-        step_s = _probe_step_s(space, model, data, b, seed)
+        step_s = probe_step_s(
+            space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
+        )
         steps = max(b["curve_points"], int(b["minutes"] * 60 / step_s))
         plan = {"steps": steps, "probe_step_s": step_s, "settings": _settings(b),
                 "params": sum(p.numel() for p in model.parameters()), "curve": [],

@@ -13,17 +13,17 @@ run lives in ``--run-dir`` and is reused by a rerun (:mod:`benchmarks._mnist_tra
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import torch
 
+from benchmarks._budgeted import budget_main
 from benchmarks._mnist_eval import bpd_estimate, cond_accuracy, draw, nfe_curve
 from benchmarks._mnist_fid import FEATURE_DIM, features, fid, save_grid, train_classifier
 from benchmarks._mnist_report import figure, markdown
 from benchmarks._mnist_train import train_model
-from benchmarks.results_io import add_output_args, atomic_write, make_meta, write_results
+from benchmarks.results_io import atomic_write, make_meta, write_results
 from manifold_fm import Euclidean
 from manifold_fm.data.mnist import load_mnist_split
 
@@ -139,19 +139,7 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
-    ap.add_argument("--minutes", type=float, default=None, help="training minutes")
-    ap.add_argument("--root", default=None, help="data root (default $MFM_DATA)")
-    ap.add_argument(
-        "--run-dir", default=None, help="checkpoint folder (default runs/mnist_<budget>)"
-    )
-    add_output_args(ap)
-    args = ap.parse_args(argv)
-    if args.minutes is not None and not args.minutes > 0:
-        ap.error(f"--minutes must be > 0, got {args.minutes}")
-    run_dir = Path(args.run_dir or f"runs/mnist_{args.budget}")
-    return run(args.budget, args.minutes, Path(args.out_dir), run_dir, argv, args.root)
+    return budget_main("mnist", __doc__, BUDGETS, run, argv)
 
 
 if __name__ == "__main__":

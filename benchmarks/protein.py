@@ -15,13 +15,13 @@ walk; metrics in :mod:`benchmarks._protein_metrics`, pages in :mod:`benchmarks._
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from benchmarks._budgeted import budget_main
 from benchmarks._protein_data import (
     dssp_agreement,
     frames_to_atoms,
@@ -39,7 +39,7 @@ from benchmarks._protein_metrics import (
 )
 from benchmarks._protein_report import METRICS, figure, markdown
 from benchmarks._protein_train import draw, make_space, train_model
-from benchmarks.results_io import add_output_args, make_meta, write_results
+from benchmarks.results_io import make_meta, write_results
 from benchmarks.timing import time_blocks
 from manifold_fm.data.proteins import load_proteins, shipped_proteins_dir, write_pdb
 
@@ -164,18 +164,7 @@ def run(budget: str, minutes: float | None, out_dir: Path, run_dir: Path, argv,
 
 
 def main(argv: list[str] | None = None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
-    ap.add_argument("--minutes", type=float, default=None, help="training minutes")
-    ap.add_argument("--root", default=None, help="data root (default $MFM_DATA)")
-    ap.add_argument("--run-dir", default=None,
-                    help="checkpoint folder (default runs/protein_<budget>)")  # fmt: skip
-    add_output_args(ap)
-    args = ap.parse_args(argv)
-    if args.minutes is not None and not args.minutes > 0:
-        ap.error(f"--minutes must be > 0, got {args.minutes}")
-    run_dir = Path(args.run_dir or f"runs/protein_{args.budget}")
-    return run(args.budget, args.minutes, Path(args.out_dir), run_dir, argv, args.root)
+    return budget_main("protein", __doc__, BUDGETS, run, argv)
 
 
 if __name__ == "__main__":
