@@ -21,7 +21,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from manifold_fm.data.proteins_cache import ProteinSet
-from manifold_fm.data.proteins_dataset import BucketBatchSampler, ProteinCrops
+from manifold_fm.data.proteins_dataset import ProteinCrops, bucket_sampler
 from manifold_fm.spaces.product_general import GeneralProduct
 
 __all__ = ["CoGenerationCrops", "cogeneration_loader"]
@@ -56,15 +56,8 @@ def cogeneration_loader(
     drop_last: bool = True,
 ) -> DataLoader:
     """A DataLoader of joined ``{"x1", "mask"}`` batches (arguments as ``protein_loader``)."""
-    crop_length = n_frames if crop_length is None else crop_length
-    if crop_length > n_frames:
-        raise ValueError(f"cogeneration_loader: crop_length {crop_length} > n_frames {n_frames}")
-    sampler = BucketBatchSampler(
-        proteins.lengths, batch_size, crop_length, bucket_width, seed, drop_last
-    )
-    if len(sampler) == 0:
-        raise ValueError(
-            f"cogeneration_loader: {len(proteins)} chains give no batch of {batch_size} in "
-            f"buckets of width {bucket_width} (lower batch_size or widen the buckets)"
-        )
+    sampler = bucket_sampler(
+        "cogeneration_loader", proteins, n_frames, batch_size, crop_length, bucket_width, seed,
+        drop_last,
+    )  # fmt: skip
     return DataLoader(CoGenerationCrops(proteins, n_frames), sampler=sampler, batch_size=None)

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from manifold_fm.data.proteins_cache import ProteinSet
 from manifold_fm.data.proteins_frames import backbone_frames
 
-__all__ = ["AMINO_ACIDS", "BucketBatchSampler", "ProteinCrops", "protein_loader"]
+__all__ = ["AMINO_ACIDS", "BucketBatchSampler", "ProteinCrops", "bucket_sampler", "protein_loader"]
 
 #: residue type ids 0..19 of the ``aatype`` key; anything else (X) is 20
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
@@ -171,16 +171,36 @@ def protein_loader(
     ``crop_length`` defaults to ``n_frames`` and must not exceed it. Raises ValueError
     when an epoch would yield no batch (too few chains for ``batch_size``).
     """
+    sampler = bucket_sampler(
+        "protein_loader", proteins, n_frames, batch_size, crop_length, bucket_width, seed,
+        drop_last,
+    )  # fmt: skip
+    dataset = ProteinCrops(proteins, n_frames, with_sequence)
+    return DataLoader(dataset, sampler=sampler, batch_size=None)
+
+
+def bucket_sampler(
+    caller: str,
+    proteins: ProteinSet,
+    n_frames: int,
+    batch_size: int,
+    crop_length: int | None,
+    bucket_width: int,
+    seed: int,
+    drop_last: bool,
+) -> BucketBatchSampler:
+    """The length-bucketed window sampler of a protein loader, checked before any work:
+    ``crop_length`` (default ``n_frames``) must not exceed ``n_frames``, and an epoch must
+    yield at least one batch. ``caller`` names the loader in the errors."""
     crop_length = n_frames if crop_length is None else crop_length
     if crop_length > n_frames:
-        raise ValueError(f"protein_loader: crop_length {crop_length} > n_frames {n_frames}")
+        raise ValueError(f"{caller}: crop_length {crop_length} > n_frames {n_frames}")
     sampler = BucketBatchSampler(
         proteins.lengths, batch_size, crop_length, bucket_width, seed, drop_last
     )
     if len(sampler) == 0:
         raise ValueError(
-            f"protein_loader: {len(proteins)} chains give no batch of {batch_size} in "
+            f"{caller}: {len(proteins)} chains give no batch of {batch_size} in "
             f"buckets of width {bucket_width} (lower batch_size or widen the buckets)"
         )
-    dataset = ProteinCrops(proteins, n_frames, with_sequence)
-    return DataLoader(dataset, sampler=sampler, batch_size=None)
+    return sampler
