@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from _shared_data import PROTEIN_DATA, needs_proteins
 
 from benchmarks._protein_metrics import (
     UNAVAILABLE,
@@ -25,14 +24,8 @@ from benchmarks._protein_metrics import (
 )
 from benchmarks.results_io import validate_results
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = next(
-    (Path(p) for p in (os.environ.get("MFM_DATA"), ROOT.parent / "shared/data",
-                       ROOT.parents[1] / "shared/data")
-     if p and (Path(p) / "proteins" / "pdb").is_dir()),
-    None,
-)  # fmt: skip
-needs_data = pytest.mark.skipif(DATA is None, reason="shipped protein set not found")
+DATA = PROTEIN_DATA
+needs_data = needs_proteins
 needs_dssp = pytest.mark.skipif("dssp" in UNAVAILABLE, reason="pydssp not installed")
 needs_tm = pytest.mark.skipif("tm" in UNAVAILABLE, reason="tmtools not installed")
 

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import gemmi
 import pytest
+from _shared_data import PROTEIN_DATA, needs_proteins
 
 from manifold_fm.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = next(
-    (Path(p) for p in (os.environ.get("MFM_DATA"), ROOT.parent / "shared/data",
-                       ROOT.parents[1] / "shared/data")
-     if p and (Path(p) / "proteins" / "pdb").is_dir()),
-    None,
-)  # fmt: skip
-needs_data = pytest.mark.skipif(DATA is None, reason="shipped protein set not found")
+DATA = PROTEIN_DATA
+needs_data = needs_proteins
 SMALL = ["model.dim=16", "model.edge_dim=8", "model.n_layers=1", "model.k=6",
          "data.n_files=4", "data.batch_size=2", "data.crop_length=32", "data.cache=''",
          "space.n_frames=32", "train.steps=2", "train.warmup_steps=1", "train.progress=false",

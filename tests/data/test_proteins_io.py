@@ -15,6 +15,7 @@ import gemmi
 import numpy as np
 import pytest
 import torch
+from _shared_data import PROTEIN_DATA, needs_proteins
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,17 +33,8 @@ from manifold_fm.data.proteins import (
 )
 from manifold_fm.train import TrainConfig, Trainer
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = next(
-    (
-        Path(p) / "proteins"
-        for p in (os.environ.get("MFM_DATA"), ROOT.parent / "shared/data",
-                  ROOT.parents[1] / "shared/data")
-        if p and (Path(p) / "proteins" / "pdb").is_dir()
-    ),
-    None,
-)  # fmt: skip
-needs_data = pytest.mark.skipif(DATA is None, reason="shipped protein set not found")
+DATA = None if PROTEIN_DATA is None else PROTEIN_DATA / "proteins"
+needs_data = needs_proteins
 
 
 def random_frames(n: int, seed: int = 0, step: float = 3.8) -> torch.Tensor:

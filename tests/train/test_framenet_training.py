@@ -6,13 +6,12 @@ the checkout); those tests are skipped where it is absent.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import gemmi
 import numpy as np
-import pytest
 import torch
+from _shared_data import PROTEIN_DATA, needs_proteins
 
 from discrete_fm import CTMCSpace
 from manifold_fm import ProductSpace
@@ -25,14 +24,8 @@ from manifold_fm.solvers import RotationRate, sample, sample_with_final_jump
 from manifold_fm.spaces.se3_backbone import BackboneSE3
 from manifold_fm.train import TrainConfig, Trainer
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = next(
-    (Path(p) for p in (os.environ.get("MFM_DATA"), ROOT.parent / "shared/data",
-                       ROOT.parents[1] / "shared/data")
-     if p and (Path(p) / "proteins" / "pdb").is_dir()),
-    None,
-)  # fmt: skip
-needs_data = pytest.mark.skipif(DATA is None, reason="shipped protein set not found")
+DATA = PROTEIN_DATA
+needs_data = needs_proteins
 TINY = dict(dim=16, edge_dim=8, n_layers=1, heads=2, head_dim=4, qk_points=2, v_points=2, k=6)
 N = 10
 
