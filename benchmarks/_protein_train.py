@@ -39,7 +39,8 @@ def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig
     return TrainConfig(
         steps=steps, batch_size=b["batch"], lr=b["lr"], warmup_steps=min(100, steps // 10),
         lr_schedule="cosine", grad_clip=1.0, ema_decay=b["ema"], device=b["device"],
-        seed=seed, loss_form="x1", loss_weighting="frameflow", self_condition=True,
+        seed=seed, loss_form="x1", loss_weighting="frameflow",
+        self_condition=b.get("self_condition", True),
         coupling=b["coupling"], log_every=max(1, min(50, steps // 10)), progress=False,
         out_dir=None if run_dir is None else str(run_dir),
         ckpt_every=max(1, steps // 12) if run_dir is not None else 0,
@@ -54,7 +55,9 @@ def draw(model: X1Prediction, b: dict, length: int, n: int, seed: int) -> torch.
     then the final jump to x1_hat; self-conditioning as trained.
     """
     space = make_space(b, length)
-    velocity = SelfConditioning(X1Prediction(model.net, space, project=False), space)
+    velocity = X1Prediction(model.net, space, project=False)
+    if b.get("self_condition", True):
+        velocity = SelfConditioning(velocity, space)
     g = torch.Generator(device=b["device"]).manual_seed(seed)
     was = model.training
     model.eval()
@@ -67,16 +70,22 @@ def draw(model: X1Prediction, b: dict, length: int, n: int, seed: int) -> torch.
 
 
 def _settings(b: dict) -> dict:
-    return {k: b[k] for k in ("model", "space", "batch", "crop", "coupling", "lr")}
+    keys = ("model", "space", "batch", "crop", "coupling", "lr", "self_condition")
+    return {k: b[k] for k in keys if k in b}
 
 
 def train_model(train_set, b: dict, run_dir: Path, seed: int,
-                log: Callable[[str], None] = print) -> dict:  # fmt: skip
+                log: Callable[[str], None] = print, steps: int | None = None,
+                chunks: int | None = None) -> dict:  # fmt: skip
     """Train on ``train_set`` (a ProteinSet); return ``{"trainer", "plan"}``.
 
     ``plan``: steps, probe step time, training wall seconds, params, settings, losses and
     ``curve`` (one row per chunk: step, training wall s, loss, and the metrics of
     ``curve_n`` samples of ``curve_length`` residues).
+
+    ``steps`` fixes the step count (and so the learning-rate schedule) instead of the
+    timed probe; ``chunks`` stops after that many of the ``curve_points`` chunks, so an
+    ablation can follow the first part of another run's schedule and curve exactly.
     """
     torch.manual_seed(seed)
     space = make_space(b, b["crop"])
@@ -90,19 +99,20 @@ def train_model(train_set, b: dict, run_dir: Path, seed: int,
         step_s = probe_step_s(
             space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
         )
-        steps = max(b["curve_points"], int(b["minutes"] * 60 / step_s))
+        steps = steps or max(b["curve_points"], int(b["minutes"] * 60 / step_s))
         plan = {"steps": steps, "probe_step_s": step_s, "settings": _settings(b),
                 "params": sum(p.numel() for p in model.parameters()), "curve": [],
                 "train_wall_s": 0.0}  # fmt: skip
         plan_path.write_text(json.dumps(plan, indent=1))
         log(f"train: {plan['params']:,} params, probe {step_s:.3f} s/step -> {steps} steps")
     trainer = Trainer(space, model, data, _config(b, plan["steps"], run_dir, seed))
-    if trainer.step >= plan["steps"] and len(plan["curve"]) >= b["curve_points"]:
+    n_chunks = b["curve_points"] if chunks is None else min(chunks, b["curve_points"])
+    if len(plan["curve"]) >= n_chunks and trainer.step >= plan["curve"][n_chunks - 1]["step"]:
         log(f"train: checkpoint in {run_dir} is complete ({trainer.step} steps), not retraining")
         return {"trainer": trainer, "plan": plan}
     if trainer.step:
         log(f"train: resuming from step {trainer.step} of {plan['steps']}")
-    for k in range(1, b["curve_points"] + 1):
+    for k in range(1, n_chunks + 1):
         until = plan["steps"] * k // b["curve_points"]
         if any(row["step"] == until for row in plan["curve"]):
             continue

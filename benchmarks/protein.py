@@ -47,13 +47,13 @@ SEED = 0
 SETS = ("samples", "real", "prior", "random_walk")
 _SPACE = {"trans_scale": 10.0, "aux_atom_weight": 0.25, "aux_pair_weight": 0.25,
           "aux_t_min": 0.75}  # fmt: skip
-_CPU_MODEL = {"dim": 64, "edge_dim": 32, "n_layers": 2, "heads": 4, "k": 16}
+_CPU_MODEL = {"dim": 128, "edge_dim": 64, "n_layers": 3, "heads": 4, "k": 16}
 _COMMON = {"space": _SPACE, "lr": 1e-3, "coupling": "kabsch_ot", "rotation_rate": 10.0,
            "n_held": 40, "device": "cpu"}  # fmt: skip
 BUDGETS: dict[str, dict] = {
     "cpu": {**_COMMON, "model": _CPU_MODEL, "batch": 16, "crop": 64, "ema": 0.999,
-            "minutes": 60.0, "threads": 2, "probe_steps": 5, "curve_points": 6,
-            "curve_n": 4, "curve_length": 64, "lengths": [50, 75, 100, 150], "per_length": 10,
+            "minutes": 60.0, "threads": 1, "probe_steps": 5, "curve_points": 8,
+            "curve_n": 8, "curve_length": 64, "lengths": [50, 75, 100, 150], "per_length": 10,
             "sample_steps": 100, "novelty_ref": 50, "pdb_per_length": 2},
     "gpu": {**_COMMON, "model": {"dim": 144, "edge_dim": 64, "n_layers": 5, "heads": 4,
                                  "k": 24},
