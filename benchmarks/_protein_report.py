@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["METRICS", "figure", "markdown"]
+__all__ = ["METRICS", "figure", "markdown", "target_rows"]
 
 METRICS = ("ca_ca_mad", "ca_ca_within_0.1", "clash_rate", "rg_ratio", "helix", "strand",
            "coil", "tm_diversity", "tm_novelty", "rama_distance")  # fmt: skip
@@ -76,6 +76,52 @@ def _table(rows: dict[str, dict | None]) -> list[str]:
     return lines
 
 
+def _noncoil(row: dict | None) -> float | None:
+    return None if not row or row.get("coil") is None else 1.0 - row["coil"]
+
+
+def target_rows(doc: dict) -> list[dict]:
+    """The issue's acceptance checks on the length-averaged sets of a protein.json document.
+
+    Each row: ``metric``, ``target`` (text), ``samples``, ``real``, ``prior``, ``walk`` and
+    ``met`` (the absolute target and "better than both baselines", where a baseline is
+    exact by construction it is not compared). "Better" for Rg means closer to the real
+    chains' ratio; for non-coil, larger; for MAD and clashes, smaller.
+    """
+    s, r, p, w = (doc[k] for k in SETS)
+    rows = []
+
+    def add(metric, target, get, ok_abs, better, skip_walk=False):
+        vals = [get(x) for x in (s, r, p, w)]
+        sv = vals[0]
+        baselines = [vals[2]] + ([] if skip_walk else [vals[3]])
+        beats = sv is not None and all(b is not None and better(sv, b) for b in baselines)
+        rows.append({"metric": metric, "target": target, "samples": sv, "real": vals[1],
+                     "prior": vals[2], "walk": vals[3],
+                     "met": bool(sv is not None and ok_abs(sv) and beats)})  # fmt: skip
+
+    add("ca_ca_mad", "<= 0.15 A, < prior (walk exact)", lambda x: x["ca_ca_mad"],
+        lambda v: v <= 0.15, lambda a, b: a < b, skip_walk=True)  # fmt: skip
+    add("clash_rate", "<= 1e-3 per pair, < both baselines", lambda x: x["clash_rate"],
+        lambda v: v <= 1e-3, lambda a, b: a < b)  # fmt: skip
+    rg_real = r["rg_ratio"]
+    add("rg_ratio", "within 20% of real, closer than both baselines", lambda x: x["rg_ratio"],
+        lambda v: abs(v / rg_real - 1) <= 0.2,
+        lambda a, b: abs(a - rg_real) < abs(b - rg_real))  # fmt: skip
+    add("non-coil", ">= 0.3, > both baselines", _noncoil, lambda v: v >= 0.3,
+        lambda a, b: a > b)  # fmt: skip
+    return rows
+
+
+def _target_table(doc: dict) -> list[str]:
+    lines = ["| check | target | samples | real | prior | random walk | met |",
+             "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    for t in target_rows(doc):
+        vals = " | ".join(_fmt(t[k]) for k in ("samples", "real", "prior", "walk"))
+        lines.append(f"| {t['metric']} | {t['target']} | {vals} | {'yes' if t['met'] else 'no'} |")
+    return lines
+
+
 def markdown(doc: dict) -> str:
     """protein.md from a protein.json document."""
     m, s, dv = doc["meta"], doc["settings"], doc["dssp_validation"]
@@ -97,6 +143,10 @@ def markdown(doc: dict) -> str:
         "ideal N, C, O placed by their frames (the atoms write_pdb writes).",
         "",
         *_table({k: doc[k] for k in SETS}),
+        "",
+        "Acceptance checks (length-averaged):",
+        "",
+        *_target_table(doc),
         "",
         "ca_ca_mad: mean |d(CA_i, CA_i+1) - 3.80| (A); clash_rate: CA pairs < 3.0 A with "
         "|i-j| > 2, per pair; rg_ratio: Rg / (2.2 N^0.38); helix/strand/coil: pydssp "
