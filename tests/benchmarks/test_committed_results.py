@@ -11,7 +11,7 @@ from benchmarks.results_io import RESULTS, ResultsSchemaError, validate_results
 
 
 def _renderers():
-    from benchmarks import earth, sequences, speed, synthetic, text, torus
+    from benchmarks import earth, protein_levers, sequences, speed, synthetic, text, torus
     from benchmarks._mnist_report import markdown as mnist_markdown
     from benchmarks._nll_report import markdown
     from benchmarks._protein_report import markdown as protein_markdown
@@ -25,6 +25,7 @@ def _renderers():
         "speed": speed.markdown,
         "mnist": mnist_markdown,
         "protein": protein_markdown,
+        "protein_levers": protein_levers.markdown,
     }
 
 
