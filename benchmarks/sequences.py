@@ -26,6 +26,9 @@ import torch.nn.functional as F
 
 from benchmarks._discrete_run import (
     add_discrete_args,
+    check_discrete_args,
+    ctmc_net,
+    ctmc_space,
     fit_and_score,
     timed_samples,
     write_discrete_results,
@@ -37,8 +40,6 @@ from benchmarks.discrete_baselines import (
     pearson,
     site_frequencies,
 )
-from discrete_fm import CTMCSpace
-from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.data.sequences import load_msa
 
 #: README figures (train -> test): independent-site bits/position, pair r ceiling
@@ -60,11 +61,13 @@ def run_msa(name: str, args) -> dict:
     ind_bits = float(-f.log2()[torch.arange(L), test].sum(-1).mean() / L)
 
     torch.manual_seed(args.seed)
-    space = CTMCSpace(q, L, "mask", reduction="mean")
-    net = SequenceTransformer.for_space(space, dim=args.dim, depth=args.depth, heads=4)
+    space = ctmc_space(q, L, "mask", args)
+    net = ctmc_net(space, args, dim=args.dim, depth=args.depth, heads=4)
     rep, e = fit_and_score(space, net, train, test, args, estimator="k", batch_size=128)
     g = torch.Generator().manual_seed(args.seed + 2)
-    xs, sample_wall = timed_samples(net, space, args.samples, args.sample_steps, g)
+    xs, sample_wall = timed_samples(
+        net, space, args.samples, args.sample_steps, g, args.self_condition
+    )
     c_test = connected_correlations(test, q)
     # the AR baseline: same network (causal), size, budget, batch and lr
     torch.manual_seed(args.seed)
@@ -117,6 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
     ap.add_argument("--msas", default="DHFR,RF00162")
     args = ap.parse_args(argv)
+    check_discrete_args(args)
     if args.quick:
         args.budget_s, args.n_t, args.samples, args.sample_steps = 3.0, 1, 32, 8
         args.dim, args.depth = 32, 1

@@ -25,6 +25,9 @@ import torch
 
 from benchmarks._discrete_run import (
     add_discrete_args,
+    check_discrete_args,
+    ctmc_net,
+    ctmc_space,
     fit_and_score,
     timed_samples,
     write_discrete_results,
@@ -38,8 +41,7 @@ from benchmarks._peer_flow_matching import (
 )
 from benchmarks._text_report import markdown
 from benchmarks.discrete_baselines import ARModel, fit_ar, ngram_js_bits, sample_entropy_bits
-from discrete_fm import CTMCSpace, elbo
-from discrete_fm.transformer import SequenceTransformer
+from discrete_fm import elbo
 from manifold_fm.data.text import load_text
 
 #: interpolated Witten-Bell n-gram BPC from shared/data/text/README.md (val / test)
@@ -63,6 +65,7 @@ def main(argv: list[str] | None = None) -> dict:
         "--no-peer", dest="peer", action="store_false", help="skip flow_matching's pipeline"
     )
     args = ap.parse_args(argv)
+    check_discrete_args(args)
     if args.quick:
         args.budget_s, args.eval_chunks, args.n_t = 3.0, 8, 2
         args.samples, args.sample_steps, args.dim, args.depth = 8, 16, 32, 1
@@ -93,8 +96,8 @@ def main(argv: list[str] | None = None) -> dict:
     models = {}
     for source in ("mask", "uniform"):
         torch.manual_seed(args.seed)
-        space = CTMCSpace(V, L, source, reduction="mean")
-        net = SequenceTransformer.for_space(space, **net_kw)
+        space = ctmc_space(V, L, source, args)
+        net = ctmc_net(space, args, **net_kw)
         est = "k" if source == "mask" else "t"
         fits[source], e = fit_and_score(space, net, train, ev, args, estimator=est, batch_size=64)
         res[f"nelbo_bpc_{source}"] = e.bits_per_token
@@ -139,7 +142,9 @@ def main(argv: list[str] | None = None) -> dict:
 
     g = torch.Generator().manual_seed(args.seed + 2)
     space, net = models["mask"]
-    s_mask, sample_wall = timed_samples(net, space, args.samples, args.sample_steps, g)
+    s_mask, sample_wall = timed_samples(
+        net, space, args.samples, args.sample_steps, g, args.self_condition
+    )
     s_ar = ar.sample(args.samples, L, g)
     freq = torch.bincount(corpus.train, minlength=V).double()
     s_uni = torch.multinomial(
