@@ -32,6 +32,7 @@ from benchmarks._discrete_run import (
     timed_samples,
     write_discrete_results,
 )
+from benchmarks._gap_jobs import text_splits
 from benchmarks._peer_flow_matching import (
     PeerPosterior,
     fit_peer,
@@ -73,9 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     t_start = time.perf_counter()
     corpus = load_text("tinyshakespeare", args.root)
     V, L = corpus.vocab_size, args.length
-    train = corpus.train.unfold(0, L, L // 2).contiguous()  # overlapping windows, stride L/2
-    test = corpus.chunks("test", L)
-    ev = test[: args.eval_chunks]
+    train, test, ev = text_splits(corpus, L, args.eval_chunks)  # train windows: stride L/2
     net_kw = dict(dim=args.dim, depth=args.depth, heads=4 if args.dim % 4 == 0 else 1)
     settings = {k: v for k, v in vars(args).items() if k != "out_dir"}
     res: dict = {"settings": settings, "vocab_size": V}
