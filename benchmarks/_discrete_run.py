@@ -14,11 +14,22 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
+from benchmarks._discrete_fit import two_pass
 from benchmarks.discrete_baselines import FitReport, fit_ctmc
 from benchmarks.results_io import add_output_args, make_meta, write_results
 from discrete_fm import CTMCSpace, elbo, sample_ancestral
+from discrete_fm.transformer import SequenceTransformer
+from manifold_fm.nn import SelfConditioning
 
-__all__ = ["add_discrete_args", "fit_and_score", "timed_samples", "write_discrete_results"]
+__all__ = [
+    "add_discrete_args",
+    "check_discrete_args",
+    "ctmc_net",
+    "ctmc_space",
+    "fit_and_score",
+    "timed_samples",
+    "write_discrete_results",
+]
 
 
 def add_discrete_args(
@@ -45,7 +56,36 @@ def add_discrete_args(
     ap.add_argument("--samples", type=int, default=samples)
     ap.add_argument("--sample-steps", type=int, default=sample_steps)
     ap.add_argument("--root", default=None, help="data root (default $MFM_DATA)")
+    # faster-learning levers of the CTMC models (defaults: the plain recipe)
+    ap.add_argument("--warmup-steps", type=int, default=0, help="linear lr warmup (CTMC)")
+    ap.add_argument(
+        "--time-sampling", default="uniform", help="training t: uniform | stratified (CTMC)"
+    )
+    ap.add_argument("--kappa-schedule", default="linear", help="kappa_t: linear | cosine (CTMC)")
+    ap.add_argument("--self-condition", action="store_true", help="self-conditioned CTMC models")
     add_output_args(ap)
+
+
+def check_discrete_args(args: argparse.Namespace) -> None:
+    """Refuse bad lever values before any training (ValueError naming option and value)."""
+    from manifold_fm.schedules import as_kappa_schedule
+    from manifold_fm.train import TrainConfig
+
+    try:
+        TrainConfig(warmup_steps=args.warmup_steps, time_sampling=args.time_sampling)
+        as_kappa_schedule(args.kappa_schedule)
+    except ValueError as err:
+        raise ValueError(f"bad lever option: {err}") from err
+
+
+def ctmc_space(vocab: int, length: int, source: str, args: argparse.Namespace) -> CTMCSpace:
+    """The benchmarks' CTMCSpace (per-token mean loss) with the ``--kappa-schedule``."""
+    return CTMCSpace(vocab, length, source, args.kappa_schedule, reduction="mean")
+
+
+def ctmc_net(space: CTMCSpace, args: argparse.Namespace, **net_kw) -> nn.Module:
+    """The SequenceTransformer of a CTMC model (self-conditioned under --self-condition)."""
+    return SequenceTransformer.for_space(space, self_condition=args.self_condition, **net_kw)
 
 
 def fit_and_score(
@@ -72,9 +112,12 @@ def fit_and_score(
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
+        warmup_steps=args.warmup_steps,
+        time_sampling=args.time_sampling,
+        self_condition=args.self_condition,
     )
     e = elbo(
-        net,
+        two_pass(net, space) if args.self_condition else net,
         space,
         test,
         n_t=args.n_t,
@@ -86,9 +129,17 @@ def fit_and_score(
 
 
 def timed_samples(
-    net: nn.Module, space: CTMCSpace, n: int, steps: int, generator: torch.Generator
+    net: nn.Module,
+    space: CTMCSpace,
+    n: int,
+    steps: int,
+    generator: torch.Generator,
+    self_condition: bool = False,
 ) -> tuple[Tensor, float]:
-    """n ancestral samples (n, L) in ``steps`` steps and the wall seconds they took."""
+    """n ancestral samples (n, L) in ``steps`` steps and the wall seconds they took
+    (a self-conditioned model is fed its previous estimate)."""
+    if self_condition:
+        net = SelfConditioning(net, space)
     t0 = time.perf_counter()
     with torch.no_grad():
         xs = sample_ancestral(net, space, n, steps=steps, generator=generator).x

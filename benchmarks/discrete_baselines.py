@@ -3,25 +3,26 @@
 Why this file exists: both discrete benchmarks compare a CTMC model with an autoregressive
 model of the same architecture (``SequenceTransformer(causal=True)``) trained for the same
 wall-clock budget, and score samples with n-gram Jensen-Shannon divergences and
-single-site / pair-correlation Pearson r. One implementation of each, here.
+single-site / pair-correlation Pearson r. One implementation of each, here (the budgeted
+training loops live in benchmarks._discrete_fit and are re-exported).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from collections import Counter
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from benchmarks._discrete_fit import FitReport, fit_ar, fit_ctmc
 from discrete_fm.transformer import SequenceTransformer
 
 __all__ = [
     "ARModel",
+    "FitReport",
     "connected_correlations",
     "fit_ar",
     "fit_ctmc",
@@ -30,16 +31,6 @@ __all__ = [
     "sample_entropy_bits",
     "site_frequencies",
 ]
-
-
-@dataclass
-class FitReport:
-    """Steps taken, wall seconds and mean loss of the last 50 steps of a budgeted fit."""
-
-    steps: int
-    wall_s: float
-    final_loss: float
-    losses: list[float] = field(default_factory=list)
 
 
 class ARModel(nn.Module):
@@ -77,75 +68,6 @@ class ARModel(nn.Module):
             p = torch.softmax(logits.double(), -1)
             x = torch.cat([x, torch.multinomial(p, 1, generator=generator)], 1)
         return x
-
-
-def fit_ar(
-    model: ARModel,
-    data: Tensor,
-    *,
-    budget_s: float,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    clip: float = 1.0,
-    generator: torch.Generator | None = None,
-) -> FitReport:
-    """Train the AR baseline like :func:`fit_ctmc` (same optimiser, budget, batch)."""
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    model.train()
-    recent: list[float] = []
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < budget_s:
-        x = data[torch.randint(0, data.shape[0], (batch_size,), generator=generator)]
-        loss = F.cross_entropy(model.logits(x).flatten(0, 1), x.flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        steps += 1
-        recent = [*recent[-49:], loss.item()]
-    model.eval()
-    return FitReport(steps, time.perf_counter() - t0, sum(recent) / max(len(recent), 1))
-
-
-def fit_ctmc(
-    space,
-    model: nn.Module,
-    data: Tensor,
-    *,
-    budget_s: float,
-    batch_size: int = 32,
-    lr: float = 1e-3,
-    seed: int = 0,
-    chunk: int = 10,
-) -> FitReport:
-    """Train a CTMC model with the shared :class:`manifold_fm.train.Trainer` for a budget.
-
-    Constant lr (no warmup, no EMA: the runs are short), grad clip 1, uniform t; training
-    proceeds in chunks of ``chunk`` steps until ``budget_s`` wall seconds have passed.
-    """
-    from manifold_fm.train import TrainConfig, Trainer
-
-    cfg = TrainConfig(
-        steps=10**7,
-        batch_size=batch_size,
-        lr=lr,
-        warmup_steps=0,
-        lr_schedule="constant",
-        ema_decay=0.0,
-        grad_clip=1.0,
-        device="cpu",
-        seed=seed,
-        log_every=chunk,
-        progress=False,
-    )
-    trainer = Trainer(space, model, {"x1": data}, cfg)
-    t0 = time.perf_counter()
-    res = None
-    while time.perf_counter() - t0 < budget_s:
-        res = trainer.fit(until=trainer.step + chunk)
-    model.eval()
-    final = res.final_loss if res is not None else float("nan")
-    return FitReport(trainer.step, time.perf_counter() - t0, final, list(trainer.losses))
 
 
 def _ngrams(seqs: list[str] | Tensor, n: int) -> Counter:

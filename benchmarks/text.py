@@ -9,8 +9,11 @@ negative-ELBO bits/char (upper bounds; mask: number-of-masks estimator, uniform:
 estimator), beside the README's n-gram baselines; and for 64 samples of 128 chars (mask
 model: ancestral sampler, 128 steps, float64 draws, no temperature): unigram/bigram/trigram
 Jensen-Shannon divergence (bits) to the test split, sample entropy and NLL under the AR
-model. Writes benchmarks/results/text.json, text.md and text_samples.txt
-(benchmarks/_discrete_run.py).
+model. With flow_matching installed (optional extra; ``--no-peer`` skips it) the same
+network is also trained for the same budget with flow_matching's discrete pipeline
+(benchmarks/_peer_flow_matching.py), scored with our NELBO and sampled with its Euler
+solver (``peer_flow_matching_nelbo_bpc``, ``peer_flow_matching_bigram_js``). Writes
+benchmarks/results/text.json, text.md and text_samples.txt (benchmarks/_discrete_run.py).
 """
 
 from __future__ import annotations
@@ -22,13 +25,24 @@ import torch
 
 from benchmarks._discrete_run import (
     add_discrete_args,
+    check_discrete_args,
+    ctmc_net,
+    ctmc_space,
     fit_and_score,
     timed_samples,
     write_discrete_results,
 )
+from benchmarks._gap_jobs import text_splits
+from benchmarks._peer_flow_matching import (
+    PeerPosterior,
+    fit_peer,
+    peer_missing,
+    peer_network,
+    sample_peer,
+)
+from benchmarks._text_report import markdown
 from benchmarks.discrete_baselines import ARModel, fit_ar, ngram_js_bits, sample_entropy_bits
-from discrete_fm import CTMCSpace
-from discrete_fm.transformer import SequenceTransformer
+from discrete_fm import elbo
 from manifold_fm.data.text import load_text
 
 #: interpolated Witten-Bell n-gram BPC from shared/data/text/README.md (val / test)
@@ -48,7 +62,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     ap.add_argument("--length", type=int, default=128)
     ap.add_argument("--eval-chunks", type=int, default=128, help="test chunks for the NELBO")
+    ap.add_argument(
+        "--no-peer", dest="peer", action="store_false", help="skip flow_matching's pipeline"
+    )
     args = ap.parse_args(argv)
+    check_discrete_args(args)
     if args.quick:
         args.budget_s, args.eval_chunks, args.n_t = 3.0, 8, 2
         args.samples, args.sample_steps, args.dim, args.depth = 8, 16, 32, 1
@@ -56,9 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
     t_start = time.perf_counter()
     corpus = load_text("tinyshakespeare", args.root)
     V, L = corpus.vocab_size, args.length
-    train = corpus.train.unfold(0, L, L // 2).contiguous()  # overlapping windows, stride L/2
-    test = corpus.chunks("test", L)
-    ev = test[: args.eval_chunks]
+    train, test, ev = text_splits(corpus, L, args.eval_chunks)  # train windows: stride L/2
     net_kw = dict(dim=args.dim, depth=args.depth, heads=4 if args.dim % 4 == 0 else 1)
     settings = {k: v for k, v in vars(args).items() if k != "out_dir"}
     res: dict = {"settings": settings, "vocab_size": V}
@@ -79,38 +95,67 @@ def main(argv: list[str] | None = None) -> dict:
     models = {}
     for source in ("mask", "uniform"):
         torch.manual_seed(args.seed)
-        space = CTMCSpace(V, L, source, reduction="mean")
-        net = SequenceTransformer.for_space(space, **net_kw)
+        space = ctmc_space(V, L, source, args)
+        net = ctmc_net(space, args, **net_kw)
         est = "k" if source == "mask" else "t"
         fits[source], e = fit_and_score(space, net, train, ev, args, estimator=est, batch_size=64)
         res[f"nelbo_bpc_{source}"] = e.bits_per_token
         res[f"nelbo_bpc_{source}_stderr"] = e.stderr
         res[f"nelbo_bpc_{source}_estimator"] = est
         models[source] = (space, net)
+    peer_net, why_not = None, peer_missing() if args.peer else "--no-peer"
+    if why_not is None:
+        torch.manual_seed(args.seed)
+        peer_net = peer_network(V, L, **net_kw)
+        fits["peer_flow_matching"] = fit_peer(
+            peer_net,
+            V,
+            train,
+            budget_s=args.budget_s,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            generator=torch.Generator().manual_seed(args.seed),
+        )
+        e = elbo(
+            PeerPosterior(peer_net, V),
+            models["mask"][0],
+            ev,
+            n_t=args.n_t,
+            estimator="k",
+            batch_size=64,
+            generator=torch.Generator().manual_seed(args.seed + 1),
+        )
+        res["peer_flow_matching_nelbo_bpc"] = e.bits_per_token
+        res["peer_flow_matching_nelbo_bpc_stderr"] = e.stderr
+    else:
+        res["peer_flow_matching_skipped"] = why_not
     res["mask_minus_ar_bpc"] = res["nelbo_bpc_mask"] - res["ar_bpc"]
-    res["params"] = {
-        k: sum(p.numel() for p in m.parameters())
-        for k, m in (("ar", ar), ("mask", models["mask"][1]), ("uniform", models["uniform"][1]))
-    }
+    nets = {"ar": ar, "mask": models["mask"][1], "uniform": models["uniform"][1]}
+    if peer_net is not None:
+        nets["peer_flow_matching"] = peer_net
+    res["params"] = {k: sum(p.numel() for p in m.parameters()) for k, m in nets.items()}
     res["train_steps"] = {k: f.steps for k, f in fits.items()}
     res["train_wall_s"] = {k: round(f.wall_s, 1) for k, f in fits.items()}
     res["final_train_loss"] = {k: f.final_loss for k, f in fits.items()}
+    res["final_train_loss_label"] = {k: f.loss_label for k, f in fits.items()}
 
     g = torch.Generator().manual_seed(args.seed + 2)
     space, net = models["mask"]
-    s_mask, sample_wall = timed_samples(net, space, args.samples, args.sample_steps, g)
+    s_mask, sample_wall = timed_samples(
+        net, space, args.samples, args.sample_steps, g, args.self_condition
+    )
     s_ar = ar.sample(args.samples, L, g)
     freq = torch.bincount(corpus.train, minlength=V).double()
     s_uni = torch.multinomial(
         freq / freq.sum(), args.samples * L, replacement=True, generator=g
     ).view(args.samples, L)
+    sample_sets = [("test_data", test[: args.samples]), ("mask_ctmc", s_mask), ("ar", s_ar)]
+    sample_sets.append(("unigram_model", s_uni))
+    if peer_net is not None:
+        s_peer = sample_peer(peer_net, V, L, args.samples, args.sample_steps, args.seed + 2)
+        sample_sets.append(("peer_flow_matching", s_peer))
     stats = {}
-    for name, xs in (
-        ("test_data", test[: args.samples]),
-        ("mask_ctmc", s_mask),
-        ("ar", s_ar),
-        ("unigram_model", s_uni),
-    ):
+    for name, xs in sample_sets:
         ref = test if name != "test_data" else test[args.samples :]
         stats[name] = {
             "js1": ngram_js_bits(xs, ref, 1),
@@ -128,6 +173,14 @@ def main(argv: list[str] | None = None) -> dict:
         "mask_within_0.35_of_ar": res["mask_minus_ar_bpc"] <= 0.35,
         "bigram_js_below_unigram_model": res["bigram_js_samples"] < res["bigram_js_unigram_model"],
     }
+    if peer_net is not None:
+        res["peer_flow_matching_bigram_js"] = stats["peer_flow_matching"]["js2"]
+        res["must_show"]["mask_nelbo_le_peer"] = (
+            res["nelbo_bpc_mask"] <= res["peer_flow_matching_nelbo_bpc"]
+        )
+        res["must_show"]["mask_js2_le_peer"] = (
+            res["bigram_js_samples"] <= res["peer_flow_matching_bigram_js"]
+        )
     samples = "".join(
         f"--- mask CTMC sample {i} ---\n{corpus.decode(x)}\n" for i, x in enumerate(s_mask)
     ) + "".join(f"--- AR sample {i} ---\n{corpus.decode(x)}\n" for i, x in enumerate(s_ar[:8]))
@@ -136,58 +189,8 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
 
-def _markdown(r: dict) -> str:
-    """text.md from a text.json document."""
-    s = r["settings"]
-    lines = [
-        "# Text: tinyshakespeare, 128-char chunks, CTMC flow matching vs AR",
-        "",
-        f"Same SequenceTransformer (dim {s['dim']}, depth {s['depth']}) and {s['budget_s']:g} s "
-        f"training budget per model, batch {s['batch_size']}, AdamW lr {s['lr']}, "
-        f"{s['threads']} thread(s), seed {s['seed']}. Test: first {s['eval_chunks']} "
-        f"non-overlapping 128-char chunks of the README test split; NELBO with {s['n_t']} "
-        "stratified samples per chunk (an upper bound on the NLL). Wall time "
-        f"{r['meta']['wall_s']} s.",
-        "",
-        "| model | params | train steps | test bits/char |",
-        "|---|---:|---:|---:|",
-        f"| AR (exact) | {r['params']['ar']} | {r['train_steps']['ar']} | {r['ar_bpc']:.3f} |",
-        f"| CTMC mask source (NELBO, k-form) | {r['params']['mask']} | "
-        f"{r['train_steps']['mask']} | <= {r['nelbo_bpc_mask']:.3f} "
-        f"(+- {r['nelbo_bpc_mask_stderr']:.3f}) |",
-        f"| CTMC uniform source (NELBO, t-form) | {r['params']['uniform']} | "
-        f"{r['train_steps']['uniform']} | <= {r['nelbo_bpc_uniform']:.3f} "
-        f"(+- {r['nelbo_bpc_uniform_stderr']:.3f}) |",
-    ]
-    for k, (v, t) in r["readme_ngram_bpc_val_test"].items():
-        lines.append(f"| {k} Witten-Bell (README) | - | - | {t:.2f} (val {v:.2f}) |")
-    lines += [
-        "",
-        f"Mask NELBO minus AR: {r['mask_minus_ar_bpc']:+.3f} bits/char (issue target <= 0.35; "
-        "literature calibration: ~0.9 after 2.8k updates at this size, see "
-        "shared/notes/discrete-recipe.md 5.4).",
-        "",
-        f"Samples ({s['samples']} x 128 chars; CTMC: ancestral, {s['sample_steps']} steps, "
-        "float64, temperature 1). JS = Jensen-Shannon divergence in bits to the test split; "
-        "entropy = mean per-sample unigram entropy; AR-NLL = bits/char under our AR model.",
-        "",
-        "| samples | JS1 | JS2 | JS3 | entropy | AR-NLL |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for k, v in r["sample_stats"].items():
-        lines.append(
-            f"| {k} | {v['js1']:.3f} | {v['js2']:.3f} | {v['js3']:.3f} | "
-            f"{v['entropy_bits']:.2f} | {v['ar_nll_bpc']:.2f} |"
-        )
-    lines += [
-        "",
-        "Calibration in the notes (25 min per model, 0.83M params): AR 2.38 test BPC, masked "
-        "<= 3.08; real-data JS2 0.058, AR samples 0.062, masked samples 0.082.",
-        "",
-        f"Hardware: {r['meta']['hardware']['processor']}, torch {r['meta']['torch']}.",
-        "",
-    ]
-    return "\n".join(lines)
+#: text.md from a text.json document (benchmarks._text_report)
+_markdown = markdown
 
 
 if __name__ == "__main__":

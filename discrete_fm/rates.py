@@ -13,7 +13,7 @@ from torch import Tensor
 from manifold_fm.schedules import KappaSchedule
 from manifold_fm.spaces.contract import PathSample
 
-__all__ = ["generalized_kl", "hazard", "jump_rates", "posterior_log_probs"]
+__all__ = ["generalized_kl", "guide_log_probs", "hazard", "jump_rates", "posterior_log_probs"]
 
 
 def hazard(schedule: KappaSchedule, t: Tensor, eps: float = 1e-12) -> Tensor:
@@ -86,3 +86,15 @@ def generalized_kl(
     gkl = torch.where(same, 1.0 - p_xt, torch.where(same, 0.0, nll) - p_xt)
     real = sample.mask if sample.mask is not None else torch.ones_like(same)
     return torch.where(real, w * gkl, 0.0)
+
+
+def guide_log_probs(cond_output: Tensor, uncond_output: Tensor, scale: float) -> Tensor:
+    """Classifier-free guidance in log-probability space, logits (n, L, V) -> (n, L, V).
+
+    out = log_softmax(u) + scale * (log_softmax(c) - log_softmax(u)), i.e. the
+    posterior p_u^(1-scale) p_c^scale up to normalisation (softmax renormalises it);
+    adding raw logits instead would mix in arbitrary per-position offsets.
+    """
+    lc = torch.log_softmax(cond_output, -1)
+    lu = torch.log_softmax(uncond_output, -1)
+    return lu + scale * (lc - lu)

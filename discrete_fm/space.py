@@ -10,7 +10,10 @@ sequences. The math (FM time, data at t = 1):
 * model output: logits over x1 per position, shape (n, L, V);
 * rate: u_t(y | x_t) = w_t (p(x1^i = y | x_t) - delta_{x_t^i}(y)), w_t = kappa'_t / (1 - kappa_t);
 * loss "ce": sum over real positions of -log p(x1^i | x_t) (mask source: masked positions
-  only, since unmasked ones are carried over exactly -- SUBS);
+  only, since unmasked ones are carried over exactly -- SUBS). At mask ratio r = 1 - t
+  (linear schedule) E[ce] = E_r[r D m(r)], m(r) the mean CE per masked token, while the
+  NELBO is E_r[D m(r)]: ce weights each r by r. Same minimiser (the true conditionals),
+  but the ce value is below the NELBO and bounds nothing; use :func:`discrete_fm.elbo`;
   loss "elbo": the generalized-KL (Shaul et al. 2024) per position
   w_t [delta_{x1}(x_t) - p(x_t | x_t) - (1 - delta_{x1}(x_t)) log p(x1 | x_t)] >= 0,
   whose time integral is the negative ELBO (see :mod:`discrete_fm.elbo`).
@@ -27,7 +30,7 @@ from types import MappingProxyType
 import torch
 from torch import Tensor
 
-from discrete_fm.rates import generalized_kl, posterior_log_probs
+from discrete_fm.rates import generalized_kl, guide_log_probs, posterior_log_probs
 from discrete_fm.sampling import JUMP_KINDS, ctmc_step
 from manifold_fm.schedules import KappaSchedule, as_kappa_schedule
 from manifold_fm.spaces.base import PathSample, Space
@@ -47,17 +50,14 @@ class CTMCSpace(Space):
         source: ``"mask"`` (p0 = all mask id V; the model's input vocabulary is V + 1) or
             ``"uniform"`` (p0 = uniform over V).
         schedule: kappa(t) (a :class:`KappaSchedule` or name, default linear).
-        loss: ``"ce"`` (unweighted cross-entropy; trains fastest at small batch) or
-            ``"elbo"`` (generalized KL weighted by kappa'/(1-kappa); its expectation over
-            t ~ U[0, 1) is the negative ELBO, but the weight is heavy-tailed near t = 1).
+        loss: ``"ce"`` (unweighted cross-entropy: fastest at small batch; not a NELBO,
+            see above) or ``"elbo"`` (generalized KL: E_t of it is the NELBO, heavy-tailed).
         reduction: ``"sum"`` over real positions (default) or ``"mean"`` per real position.
         step_method: the jump :meth:`step` makes, ``"euler"`` (tau-leaping) or
             ``"ancestral"`` (see :mod:`discrete_fm.sampling`).
-        temperature, top_p: sampling distortions, OFF by default (1.0). Both lower the
-            entropy of samples and break the model's distribution; never use them for
-            likelihood-faithful samples or benchmarks.
-        sampling_dtype: float dtype of categorical draws (float64 by default; float32
-            under-samples low-probability tokens).
+        temperature, top_p: sampling distortions, OFF by default (1.0); both lower sample
+            entropy and break the model's distribution (never for benchmarks).
+        sampling_dtype: dtype of categorical draws (float64; float32 loses the tail).
     """
 
     integer_points = True
@@ -247,6 +247,20 @@ class CTMCSpace(Space):
             total = total / real.sum(-1).clamp_min(1)
         return total
 
+    @property
+    def loss_label(self) -> str:
+        """What :meth:`loss` measures, for logs and result files (a ce value is no NELBO)."""
+        per = "real token" if self.reduction == "mean" else "sequence"
+        if self.loss_kind == "ce":
+            return f"ce loss (not a NELBO), nats per {per}"
+        return f"generalized KL at one t (one-sample NELBO estimate), nats per {per}"
+
+    def x1_estimate(self, x_t: Tensor, output: Tensor, t: Tensor | float) -> Tensor:
+        """The posterior p(x1^i = y | x_t) the logits imply, float32 (n, L, V) (SUBS for
+        the mask source): what self-conditioning feeds back."""
+        self._check_logits(output, x_t)
+        return posterior_log_probs(output.float(), x_t.long(), self.mask_id).exp()
+
     # -- sampling ---------------------------------------------------------------------
     def step(
         self,
@@ -280,13 +294,5 @@ class CTMCSpace(Space):
     #: ``sample(..., method="ancestral")`` uses the exact-in-time ancestral jump
     sampling_steps = MappingProxyType({"ancestral": ancestral_step})
 
-    def guide(self, cond_output: Tensor, uncond_output: Tensor, scale: float) -> Tensor:
-        """Classifier-free guidance in log-probability space.
-
-        out = log_softmax(u) + scale * (log_softmax(c) - log_softmax(u)), i.e. the
-        posterior p_u^(1-scale) p_c^scale up to normalisation (softmax renormalises it);
-        adding raw logits instead would mix in arbitrary per-position offsets.
-        """
-        lc = torch.log_softmax(cond_output, -1)
-        lu = torch.log_softmax(uncond_output, -1)
-        return lu + scale * (lc - lu)
+    #: classifier-free guidance in log-probability space (:func:`discrete_fm.rates.guide_log_probs`)
+    guide = staticmethod(guide_log_probs)

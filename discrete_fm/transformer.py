@@ -63,9 +63,13 @@ class SequenceTransformer(nn.Module):
         causal: attend only to positions <= i (autoregressive baseline).
         time_conditioning: add an MLP embedding of t (needed for the uniform source;
             mask-source denoisers may ignore t).
+        self_condition: accept ``self_cond``, a previous posterior estimate (n, L,
+            out_vocab) of probabilities, added to the input as ``W p`` (W zero-initialised,
+            so the untrained model ignores it); see ``TrainConfig.self_condition``.
 
-    forward(x (n, L) long, t (n,) or None, mask (n, L) bool or None) -> (n, L, out_vocab).
-    ``mask`` (True = real token) hides padded keys from attention.
+    forward(x (n, L) long, t (n,) or None, mask (n, L) bool or None, self_cond (n, L, V)
+    or None) -> (n, L, out_vocab). ``mask`` (True = real token) hides padded keys from
+    attention.
     """
 
     def __init__(
@@ -81,6 +85,7 @@ class SequenceTransformer(nn.Module):
         dropout: float = 0.0,
         causal: bool = False,
         time_conditioning: bool = True,
+        self_condition: bool = False,
     ) -> None:
         super().__init__()
         if dim % heads:
@@ -95,6 +100,9 @@ class SequenceTransformer(nn.Module):
             if time_conditioning
             else None
         )
+        self.self_cond = nn.Linear(out_vocab, dim, bias=False) if self_condition else None
+        if self.self_cond is not None:
+            nn.init.zeros_(self.self_cond.weight)
         self.blocks = nn.ModuleList(_Block(dim, heads, mlp_ratio, dropout) for _ in range(depth))
         self.ln = nn.LayerNorm(dim)
         self.head = nn.Linear(dim, out_vocab)
@@ -106,12 +114,29 @@ class SequenceTransformer(nn.Module):
         return cls(space.input_vocab_size, space.vocab_size, space.length, **kwargs)
 
     def forward(
-        self, x: Tensor, t: Tensor | None = None, mask: Tensor | None = None, **_: Tensor
+        self,
+        x: Tensor,
+        t: Tensor | None = None,
+        mask: Tensor | None = None,
+        self_cond: Tensor | None = None,
+        **_: Tensor,
     ) -> Tensor:
         n, seq_len = x.shape
         if seq_len > self.length:
             raise ValueError(f"SequenceTransformer: length {seq_len} exceeds max {self.length}")
         h = self.tok(x.long()) + self.pos[:seq_len]
+        if self_cond is not None:
+            if self.self_cond is None:
+                raise ValueError(
+                    "SequenceTransformer: got self_cond but was built with self_condition=False"
+                )
+            want = (n, seq_len, self.self_cond.in_features)
+            if tuple(self_cond.shape) != want:
+                raise ValueError(
+                    f"SequenceTransformer: self_cond must have shape {want}, got "
+                    f"{tuple(self_cond.shape)}"
+                )
+            h = h + self.self_cond(self_cond.to(h.dtype))
         if self.time is not None:
             if t is None:
                 raise ValueError("SequenceTransformer: time_conditioning=True needs t")

@@ -86,6 +86,6 @@ class SelfConditioning(nn.Module):
             self._prev = None
         out = self.model(x, t, **cond, **{SELF_COND: self._prev})
         with torch.no_grad():
-            self._prev = self.space.x1_estimate(x, out.to(x.dtype), t).detach()
+            self._prev = self.space.x1_estimate(x, out, t).detach()
         self._last_t = t_now
         return out

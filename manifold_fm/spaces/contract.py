@@ -206,9 +206,10 @@ class Space(abc.ABC):
 
         What self-conditioning feeds back to the model. Default: the output itself (spaces
         whose outputs already predict x1, such as logits of the clean tokens);
-        ManifoldSpace maps a velocity back to its point, exp_{x_t}(u / r(t)).
+        ManifoldSpace maps a velocity back to its point, exp_{x_t}(u / r(t)). The result
+        has the dtype the space wants fed back (here that of ``x_t``).
         """
-        return output
+        return output.to(x_t.dtype)
 
     def x1_loss_scale(self, t: Tensor, x: Tensor) -> Tensor:
         """Factor ``batch_shape`` turning :meth:`loss` into the x1 form of the loss.

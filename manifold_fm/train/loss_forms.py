@@ -72,6 +72,6 @@ def self_condition(
     if bool(coin < 0.5):  # one scalar read per step, only when self-conditioning is on
         with torch.no_grad():
             out = forward(x_t, t, **cond, **{SELF_COND: None})
-            est = space.x1_estimate(x_t, out.to(x_t.dtype), t).detach()
+            est = space.x1_estimate(x_t, out, t).detach()
         return {**cond, SELF_COND: est}
     return {**cond, SELF_COND: None}

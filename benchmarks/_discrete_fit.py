@@ -1,0 +1,190 @@
+"""Budgeted training of the discrete benchmarks' models: the AR baseline and CTMC models.
+
+Why this file exists: the text and sequence benchmarks, the gap-against-compute runner and
+the lever runner all train for a *time budget* (wall or CPU seconds) rather than a step
+count, and the runners continue one run across several budgets and resume it after a
+kill. One implementation of that loop for each model kind, here:
+
+* :func:`fit_ar` trains :class:`ARModel`-like models (``model.logits(x)``) with AdamW;
+* :func:`ctmc_trainer` builds the shared :class:`manifold_fm.train.Trainer` for a CTMC
+  model from a base recipe plus lever options (validated by :class:`TrainConfig`), and
+  :func:`train_for` continues it until a budget is spent;
+* :func:`two_pass` turns a self-conditioned CTMC model into a plain posterior (for the ELBO).
+
+Budgets are measured with a ``clock`` (default ``time.perf_counter``; the runners use
+``time.process_time``, CPU seconds of this process, so that runs sharing a machine are
+compared at equal compute).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["FitReport", "ctmc_trainer", "fit_ar", "fit_ctmc", "train_for", "two_pass"]
+
+#: TrainConfig keys a lever may set on a CTMC fit (the rest of the recipe is fixed)
+LEVER_KEYS = ("warmup_steps", "lr_schedule", "steps", "time_sampling", "self_condition")
+
+
+@dataclass
+class FitReport:
+    """Steps taken, seconds on the fit's clock and mean loss of the last 50 steps.
+
+    ``loss_label`` says what the loss is (e.g. "ce loss (not a NELBO)"): training losses
+    of different models are not comparable with each other or with a likelihood.
+    """
+
+    steps: int
+    wall_s: float
+    final_loss: float
+    losses: list[float] = field(default_factory=list)
+    loss_label: str = ""
+
+
+def fit_ar(
+    model: nn.Module,
+    data: Tensor,
+    *,
+    budget_s: float,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    clip: float = 1.0,
+    generator: torch.Generator | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> FitReport:
+    """Train the AR baseline with AdamW (constant lr, grad clip) for ``budget_s`` seconds.
+
+    Loss: mean next-token cross-entropy (nats/token) of ``model.logits(x)`` (n, L, V) on
+    batches of ``data`` (N, L). Pass ``optimizer`` (and the same ``generator``) to continue
+    an earlier fit; ``FitReport.steps`` counts this call's steps.
+    """
+    if not budget_s >= 0:
+        raise ValueError(f"fit_ar: budget_s must be >= 0, got {budget_s!r}")
+    opt = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    recent: list[float] = []
+    steps, t0 = 0, clock()
+    while clock() - t0 < budget_s:
+        x = data[torch.randint(0, data.shape[0], (batch_size,), generator=generator)]
+        loss = F.cross_entropy(model.logits(x).flatten(0, 1), x.flatten())
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
+        steps += 1
+        recent = [*recent[-49:], loss.item()]
+    model.eval()
+    final = sum(recent) / max(len(recent), 1)
+    return FitReport(steps, clock() - t0, final, loss_label="AR cross-entropy (nats/token)")
+
+
+def ctmc_trainer(
+    space,
+    model: nn.Module,
+    data: Tensor,
+    *,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    chunk: int = 10,
+    **levers: Any,
+):
+    """The shared Trainer for a budgeted CTMC fit.
+
+    Base recipe: constant lr, no warmup, no EMA (the runs are short), grad clip 1, t ~
+    U[0, 1). ``levers`` override the keys in :data:`LEVER_KEYS` (``lr_schedule="cosine"``
+    needs ``steps``, the step at which the lr reaches 0); TrainConfig validates the values.
+    """
+    from manifold_fm.train import TrainConfig, Trainer
+
+    unknown = sorted(set(levers) - set(LEVER_KEYS))
+    if unknown:
+        raise ValueError(f"ctmc_trainer: unknown lever(s) {unknown}; allowed: {LEVER_KEYS}")
+    if levers.get("lr_schedule") == "cosine" and "steps" not in levers:
+        raise ValueError("ctmc_trainer: lr_schedule='cosine' needs steps (where lr reaches 0)")
+    cfg = {
+        "steps": 10**7,
+        "warmup_steps": 0,
+        "lr_schedule": "constant",
+        "time_sampling": "uniform",
+        "self_condition": False,
+        **levers,
+    }
+    config = TrainConfig(
+        batch_size=batch_size,
+        lr=lr,
+        ema_decay=0.0,
+        grad_clip=1.0,
+        device="cpu",
+        seed=seed,
+        log_every=chunk,
+        progress=False,
+        **cfg,
+    )
+    return Trainer(space, model, {"x1": data}, config)
+
+
+def train_for(
+    trainer, budget_s: float, *, chunk: int = 10, clock: Callable[[], float] = time.perf_counter
+) -> FitReport:
+    """Continue ``trainer`` in chunks of ``chunk`` steps until ``budget_s`` seconds of
+    ``clock`` have passed (or its ``steps`` are done). ``FitReport.steps`` is the total."""
+    if not budget_s >= 0:
+        raise ValueError(f"train_for: budget_s must be >= 0, got {budget_s!r}")
+    total = trainer.config.steps
+    t0 = clock()
+    while clock() - t0 < budget_s and trainer.step < total:
+        trainer.fit(until=min(trainer.step + chunk, total))
+    trainer.model.eval()
+    losses = list(trainer.losses)
+    final = losses[-1] if losses else float("nan")
+    label = trainer.space.loss_label
+    return FitReport(trainer.step, clock() - t0, final, losses, loss_label=label)
+
+
+def fit_ctmc(
+    space,
+    model: nn.Module,
+    data: Tensor,
+    *,
+    budget_s: float,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    seed: int = 0,
+    chunk: int = 10,
+    **levers: Any,
+) -> FitReport:
+    """Train a CTMC model for ``budget_s`` wall seconds (ctmc_trainer, then train_for)."""
+    tr = ctmc_trainer(
+        space, model, data, batch_size=batch_size, lr=lr, seed=seed, chunk=chunk, **levers
+    )
+    return train_for(tr, budget_s, chunk=chunk)
+
+
+class _TwoPass(nn.Module):
+    def __init__(self, model: nn.Module, space) -> None:
+        super().__init__()
+        self.model, self.space = model, space
+
+    def forward(self, x: Tensor, t: Tensor, mask: Tensor | None = None) -> Tensor:
+        first = self.model(x, t, mask=mask, self_cond=None)
+        est = self.space.x1_estimate(x, first, t)
+        return self.model(x, t, mask=mask, self_cond=est)
+
+
+def two_pass(model: nn.Module, space) -> nn.Module:
+    """``model(x, t, mask, self_cond=x1_estimate(x, model(x, t, mask, None), t))``.
+
+    A deterministic function of (x_t, t), hence a proper posterior p(x1 | x_t): the
+    NELBO of it is a valid bound, and it is what a self-conditioned sampler sees after
+    its first step.
+    """
+    return _TwoPass(model, space)
