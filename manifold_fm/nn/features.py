@@ -99,8 +99,9 @@ class FourierFeatures(nn.Module):
             ang = x @ f.T  # (n, n_random)
             return torch.cat([x, torch.sin(ang), torch.cos(ang)], -1)
         ang = (x.unsqueeze(-1) * f).flatten(-2)  # (n, d * k)
-        trig = [torch.cos(ang), torch.sin(ang)]
-        return torch.cat(trig if self.kind == "harmonics" else [x, *trig], -1)
+        if self.kind == "harmonics":
+            return torch.cat([torch.cos(ang), torch.sin(ang)], -1)
+        return torch.cat([x, torch.sin(ang), torch.cos(ang)], -1)
 
 
 class FeatureInput(nn.Module):

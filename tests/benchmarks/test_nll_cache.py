@@ -1,0 +1,63 @@
+"""The test-NLL benchmarks' run folder: a second invocation reads its runs, never retrains."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+import benchmarks._nll_runs as nll_runs
+from benchmarks import earth
+from benchmarks._nll_report import run_benchmark
+from benchmarks._nll_runs import MissingRunError
+from manifold_fm.errors import ResumeMismatchError
+from manifold_fm.spaces.sphere import Sphere
+
+
+def _tiny(name: str):
+    g = torch.Generator().manual_seed(0)
+    centre = torch.tensor([0.0, 0.0, 1.0])
+    x = torch.nn.functional.normalize(centre + 0.3 * torch.randn(60, 3, generator=g), dim=-1)
+    return Sphere(2), x.double(), x.double()
+
+
+@pytest.fixture
+def bench():
+    return dataclasses.replace(earth.BENCHMARK, load=_tiny)
+
+
+def _argv(tmp_path, steps=20):
+    return ["--dataset", "volcano", "--budget", "quick", "--seeds", "0", "1", "--steps",
+            str(steps), "--run-dir", str(tmp_path / "runs"), "--out-dir", str(tmp_path / "out"),
+            "--no-png"]  # fmt: skip
+
+
+def test_second_run_reads_the_cache(bench, tmp_path, monkeypatch):
+    first = run_benchmark(bench, _argv(tmp_path))["volcano"]
+    files = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
+    assert files == ["volcano_seed0_flow.json", "volcano_seed0_peer.json",
+                     "volcano_seed1_flow.json"]  # fmt: skip
+    for key in ("test_nll_rk4_mean", "test_nll_novel_mean", "test_nll_duplicated_mean",
+                "kde_test_nll_mean", "kde_test_nll_novel_mean", "peer_flow_matching_test_nll",
+                "test_nll_seed0"):  # fmt: skip
+        assert key in first
+    assert first["peer_flow_matching_test_nll"] is not None
+
+    def no_training(*a, **k):
+        raise AssertionError("retrained a cached run")
+
+    monkeypatch.setattr(nll_runs, "run_seed", no_training)
+    second = run_benchmark(bench, [*_argv(tmp_path), "--report-only"])["volcano"]
+    assert second["test_nll_mean"] == first["test_nll_mean"]
+    doc = json.loads((tmp_path / "out" / "earth.json").read_text())
+    assert doc["volcano"]["kde_test_nll_mean"] == first["kde_test_nll_mean"]
+
+
+def test_changed_settings_and_missing_runs_are_errors(bench, tmp_path):
+    run_benchmark(bench, [*_argv(tmp_path), "--no-peer", "--no-report"])
+    with pytest.raises(ResumeMismatchError, match="cached with other settings"):
+        run_benchmark(bench, [*_argv(tmp_path, steps=30), "--no-peer"])
+    with pytest.raises(MissingRunError, match="volcano_seed0_peer"):
+        run_benchmark(bench, [*_argv(tmp_path), "--report-only"])
