@@ -142,6 +142,10 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
             f"{_opt(sum(k_dup) / len(k_dup) if k_dup else None)} | {widths} | {ours:.2g} | "
             f"{f'{pub:.2g} ({pub / ours:.0f}x)' if pub and ours else '-'} |"
         )
+    skipped = [f"{n}: {results[n]['peer']['skipped']}" for n in names
+               if (results[n].get("peer") or {}).get("skipped")]  # fmt: skip
+    if skipped:
+        lines += ["", "Peer not run: " + "; ".join(skipped) + "."]
     lines += ["", "| dataset | seeds | test points duplicating a training point | dopri5 check "
               "(seed, Euler 1000 / rk4 500 / dopri5) | wall s / run (process CPU s) | settings |",
               "|---|---|---|---|---|---|"]  # fmt: skip

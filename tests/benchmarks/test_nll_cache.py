@@ -61,3 +61,13 @@ def test_changed_settings_and_missing_runs_are_errors(bench, tmp_path):
         run_benchmark(bench, [*_argv(tmp_path, steps=30), "--no-peer"])
     with pytest.raises(MissingRunError, match="volcano_seed0_peer"):
         run_benchmark(bench, [*_argv(tmp_path), "--report-only"])
+
+
+def test_peer_without_flow_matching_is_skipped_with_its_reason(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(nll_runs, "_peer_reason", lambda: "flow_matching is not importable")
+    argv = [a for a in _argv(tmp_path) if a != "1"]  # seed 0 only
+    entry = run_benchmark(bench, argv)["volcano"]
+    assert entry["peer_flow_matching_test_nll"] is None
+    assert entry["peer"] == {"seed": 0, "skipped": "flow_matching is not importable"}
+    md = (tmp_path / "out" / "earth.md").read_text()
+    assert "Peer not run: volcano: flow_matching is not importable." in md
