@@ -50,7 +50,10 @@ _PAPER = {
 def density_map(models: dict, splits: dict, path, steps: int = 100) -> None:
     """Learned log-density on an equirectangular lat/lon map (log colour scale), with the
     seed-0 test points overlaid: novel ones (no training point within 1e-3 rad) in white
-    circles, duplicated ones in red dots; training points in black."""
+    circles, duplicated ones in red dots; training points in black.
+
+    ``splits[name] = (latlon (n, 2) degrees, train indices, test indices, novel mask)``.
+    """
     plt = pyplot()
     lon = torch.linspace(-179, 179, 120, dtype=torch.float64)
     lat = torch.linspace(-89, 89, 60, dtype=torch.float64)
@@ -65,8 +68,7 @@ def density_map(models: dict, splits: dict, path, steps: int = 100) -> None:
         mesh = ax.pcolormesh(lon.numpy(), lat.numpy(), log10, cmap="viridis", shading="auto",
                              vmin=top - 4, vmax=top)  # fmt: skip
         fig.colorbar(mesh, ax=ax, label="log10 density (per sr)")
-        ll = load_earth_latlon(name).numpy()
-        train, test, novel = splits[name]
+        ll, train, test, novel = splits[name]
         ax.scatter(ll[train, 1], ll[train, 0], s=0.3, c="black", alpha=0.3, linewidths=0)
         dup = test[~novel]
         ax.scatter(ll[dup, 1], ll[dup, 0], s=4, c="red", linewidths=0, label="test, duplicated")
@@ -108,7 +110,7 @@ def _figure(runs: dict[str, Run]):
         split = random_split_indices(len(run.raw), first["seed"])
         pts = latlon_to_xyz(run.raw.double())
         novel = novel_mask(Sphere(2), pts[split.train], pts[split.test])
-        splits[name] = (split.train.numpy(), split.test.numpy(), novel.numpy())
+        splits[name] = (run.raw.numpy(), split.train.numpy(), split.test.numpy(), novel.numpy())
     return lambda path: density_map(maps, splits, path)
 
 

@@ -12,15 +12,17 @@ import benchmarks._nll_runs as nll_runs
 from benchmarks import earth
 from benchmarks._nll_report import run_benchmark
 from benchmarks._nll_runs import MissingRunError
+from manifold_fm.data.earth import latlon_to_xyz
 from manifold_fm.errors import ResumeMismatchError
 from manifold_fm.spaces.sphere import Sphere
 
 
 def _tiny(name: str):
     g = torch.Generator().manual_seed(0)
-    centre = torch.tensor([0.0, 0.0, 1.0])
-    x = torch.nn.functional.normalize(centre + 0.3 * torch.randn(60, 3, generator=g), dim=-1)
-    return Sphere(2), x.double(), x.double()
+    latlon = torch.stack(
+        [60 + 10 * torch.randn(60, generator=g), 40 * torch.randn(60, generator=g)], -1
+    )
+    return Sphere(2), latlon_to_xyz(latlon.double()), latlon.double()
 
 
 @pytest.fixture
@@ -35,7 +37,9 @@ def _argv(tmp_path, steps=20):
 
 
 def test_second_run_reads_the_cache(bench, tmp_path, monkeypatch):
-    first = run_benchmark(bench, _argv(tmp_path))["volcano"]
+    argv = [a for a in _argv(tmp_path) if a != "--no-png"]
+    first = run_benchmark(bench, argv)["volcano"]
+    assert (tmp_path / "out" / "earth.png").stat().st_size > 10_000
     files = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
     assert files == ["volcano_seed0_flow.json", "volcano_seed0_peer.json",
                      "volcano_seed1_flow.json"]  # fmt: skip
