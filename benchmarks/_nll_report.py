@@ -107,12 +107,14 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
     ]
     budgets = "/".join(sorted({results[n]["settings"]["budget"] for n in names}))
     row = [_fmt(results[n]["test_nll_mean"], results[n]["test_nll_std"], d) for n in names]
-    lines.append(f"| **manifold-fm ({budgets} budget), Euler 1000** | " + " | ".join(row) + " |")
-    for label, key in (("manifold-fm, rk4 500", "test_nll_rk4_mean"),
+    ev = results[names[0]]["settings"]["eval"]
+    euler, rk4 = f"Euler {ev['test_steps']}", f"rk4 {ev.get('rk4_steps', '-')}"
+    lines.append(f"| **manifold-fm ({budgets} budget), {euler}** | " + " | ".join(row) + " |")
+    for label, key in ((f"manifold-fm, {rk4}", "test_nll_rk4_mean"),
                        ("validation-tuned kernel density estimate", "kde_test_nll_mean"),
                        ("flow_matching pipeline, equal budget (peer seed)",
                         "peer_flow_matching_test_nll"),
-                       ("manifold-fm, peer seed, Euler 1000", "test_nll_seed0")):  # fmt: skip
+                       (f"manifold-fm, peer seed, {euler}", "test_nll_seed0")):  # fmt: skip
         lines.append(f"| {label} | " + " | ".join(_opt(results[n].get(key)) for n in names) + " |")
     for method, vals in bench.published.items():
         cells = [_fmt(*vals[n], d) for n in names]
