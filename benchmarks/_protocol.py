@@ -2,8 +2,11 @@
 
 For each seed: its own random 80/10/10 split (indices recorded), train a flow, select the
 EMA checkpoint with the lowest validation NLL, report the test NLL (nats per point,
-fixed-step Euler with projection, as the paper's shipped configs do). The command line,
-merging into benchmarks/results/<name>.json and the report are in benchmarks/_nll_report.py.
+fixed-step Euler with projection, as the paper's shipped configs do, and rk4 beside it),
+split into novel and duplicated test points, with the validation-tuned kernel estimate
+of the same split (benchmarks/_kde.py). Caching of runs is in benchmarks/_nll_runs.py;
+the command line, merging into benchmarks/results/<name>.json and the report are in
+benchmarks/_nll_report.py.
 """
 
 from __future__ import annotations
