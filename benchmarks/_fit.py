@@ -37,6 +37,10 @@ class FitConfig:
     depth: int = 4
     eval_every: int = 0
     seed: int = 0
+    #: input encoding of the MLP (manifold_fm.nn.features): none, octaves, harmonics, random
+    features: str = "none"
+    octaves: int = 8
+    harmonics: int = 4
 
 
 @dataclass
@@ -52,10 +56,14 @@ class FitResult:
 def make_model(space: ManifoldSpace, cfg: FitConfig) -> nn.Module:
     """The registry's TimeMLP sized for ``space``, output projected onto the tangent space.
 
-    On the flat torus the input is embedded as (cos, sin) (``periodic``), so the field is
-    continuous across the 0 / 2 pi seam.
+    On the flat torus without features the input is embedded as (cos, sin) (``periodic``),
+    so the field is continuous across the 0 / 2 pi seam; with ``features`` the encoding is
+    the config's (``harmonics`` on angles is periodic by construction).
     """
     section = {"kind": "mlp", "hidden": cfg.hidden, "depth": cfg.depth}
+    if cfg.features != "none":
+        enc = {"features": cfg.features, "octaves": cfg.octaves, "harmonics": cfg.harmonics}
+        return MODELS.build({**section, **enc}, space)
     return MODELS.build({**section, "periodic": isinstance(space, FlatTorus)}, space)
 
 

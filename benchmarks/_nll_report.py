@@ -13,13 +13,14 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from benchmarks._protocol import budget_config, run_dataset
+from benchmarks._nll_runs import RunCache, run_dataset
+from benchmarks._protocol import budget_config
 from benchmarks.results_io import add_output_args, make_meta, write_results
 from manifold_fm.spaces.base import ManifoldSpace
 
@@ -60,6 +61,14 @@ class NLLBenchmark:
     notes: Callable[[dict], list[str]]
     figure: Callable[[dict[str, Run]], Callable[[Path], None] | None]
     optional: frozenset[str] = frozenset()
+    #: FitConfig input-feature keys of the cpu/gpu/quick budgets (manifold_fm.nn.features)
+    features: dict = field(default_factory=dict)
+    #: kernel of the density baseline (benchmarks._kde): 'vmf' or 'von_mises'
+    kernel: str = "vmf"
+    #: flow_matching manifold of the peer ('sphere', 'torus'); None: no peer
+    peer_manifold: str | None = None
+    #: compute of the published configs: dataset -> parameters x steps x batch
+    published_compute: dict[str, float] = field(default_factory=dict)
 
 
 def pyplot():
@@ -76,8 +85,16 @@ def _fmt(mean: float, std: float | None, digits: int) -> str:
     return f"{mean:.2f} ± {std:.{digits}f}" if std is not None else f"{mean:.2f} (1 run)"
 
 
+def _opt(v: float | None) -> str:
+    return f"{v:.2f}" if v is not None else "-"
+
+
+def _params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 def markdown(bench: NLLBenchmark, results: dict) -> str:
-    """<name>.md: our row beside the published ones, then per-dataset details."""
+    """<name>.md: our row beside the published ones, the honest columns, per-dataset details."""
     names = [n for n in bench.datasets if n in results]
     d = bench.std_digits
     lines = [
@@ -90,12 +107,49 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
     ]
     budgets = "/".join(sorted({results[n]["settings"]["budget"] for n in names}))
     row = [_fmt(results[n]["test_nll_mean"], results[n]["test_nll_std"], d) for n in names]
-    lines.append(f"| **manifold-fm ({budgets} budget)** | " + " | ".join(row) + " |")
+    ev = results[names[0]]["settings"]["eval"]
+    euler, rk4 = f"Euler {ev['test_steps']}", f"rk4 {ev.get('rk4_steps', '-')}"
+    lines.append(f"| **manifold-fm ({budgets} budget), {euler}** | " + " | ".join(row) + " |")
+    for label, key in ((f"manifold-fm, {rk4}", "test_nll_rk4_mean"),
+                       ("validation-tuned kernel density estimate", "kde_test_nll_mean"),
+                       ("flow_matching pipeline, equal budget (peer seed)",
+                        "peer_flow_matching_test_nll"),
+                       (f"manifold-fm, peer seed, {euler}", "test_nll_seed0")):  # fmt: skip
+        lines.append(f"| {label} | " + " | ".join(_opt(results[n].get(key)) for n in names) + " |")
     for method, vals in bench.published.items():
         cells = [_fmt(*vals[n], d) for n in names]
         lines.append(f"| {method} (published) | " + " | ".join(cells) + " |")
+    lines += ["", "Honest columns (means over seeds; novel: no training point within the "
+              "radius, geodesic distance; Euler 1000 unless marked rk4):", "",
+              "| dataset | novel test share | flow novel | flow duplicated | flow novel (rk4) | "
+              "KDE novel | KDE duplicated | KDE widths (seed 0: kappa1, kappa2, w) | "
+              "our compute (params x steps x batch) | published compute |",
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for n in names:
+        r = results[n]
+        runs = r["per_run"]
+        share = sum(p.get("novel_share", 0.0) for p in runs) / len(runs)
+        kd = [p["kde"] for p in runs if "kde" in p]
+        k_dup = [k["test_nll_duplicated"] for k in kd if k["test_nll_duplicated"] is not None]
+        rk4n = [p["test_nll_rk4_novel"] for p in runs if p.get("test_nll_rk4_novel") is not None]
+        widths = f"{kd[0]['kappa1']:.3g}, {kd[0]['kappa2']:.3g}, {kd[0]['weight']}" if kd else "-"
+        fit = r["settings"]["fit"]
+        ours = r.get("params", 0) * fit["steps"] * fit["batch_size"]
+        pub = bench.published_compute.get(n)
+        lines.append(
+            f"| {n} | {100 * share:.0f}% | {_opt(r.get('test_nll_novel_mean'))} | "
+            f"{_opt(r.get('test_nll_duplicated_mean'))} | "
+            f"{_opt(sum(rk4n) / len(rk4n) if rk4n else None)} | "
+            f"{_opt(r.get('kde_test_nll_novel_mean'))} | "
+            f"{_opt(sum(k_dup) / len(k_dup) if k_dup else None)} | {widths} | {ours:.2g} | "
+            f"{f'{pub:.2g} ({pub / ours:.0f}x)' if pub and ours else '-'} |"
+        )
+    skipped = [f"{n}: {results[n]['peer']['skipped']}" for n in names
+               if (results[n].get("peer") or {}).get("skipped")]  # fmt: skip
+    if skipped:
+        lines += ["", "Peer not run: " + "; ".join(skipped) + "."]
     lines += ["", "| dataset | seeds | test points duplicating a training point | dopri5 check "
-              "(seed, Euler vs dopri5) | wall s / run (process CPU s) | settings |",
+              "(seed, Euler 1000 / rk4 500 / dopri5) | wall s / run (process CPU s) | settings |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for n in names:
         r = results[n]
@@ -104,58 +158,86 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
         dup = sum(p["dup_share"] for p in runs) / len(runs)
         chk = next((p for p in runs if "test_nll_dopri5" in p), None)
         chk_s = (
-            f"seed {chk['seed']}: {chk['test_nll']:.3f} vs {chk['test_nll_dopri5']:.3f} "
-            f"(tol {chk['dopri5_tol']:g})" if chk else "-"
+            f"seed {chk['seed']}: {chk['test_nll']:.3f} / {_opt(chk.get('test_nll_rk4'))} / "
+            f"{chk['test_nll_dopri5']:.3f} (tol {chk['dopri5_tol']:g})" if chk else "-"
         )  # fmt: skip
         per = sum(p["wall_s"] for p in runs) / len(runs)
         cpu = sum(p.get("cpu_s", float("nan")) for p in runs) / len(runs)
         s, fit = r["settings"], r["settings"]["fit"]
+        feats = fit.get("features", "none")
         set_s = (
             f"{s['budget']}: {fit['steps']} steps, batch {fit['batch_size']}, MLP "
-            f"{fit['depth']}x{fit['hidden']}, lr {fit['lr']}, EMA {fit['ema_decay']}, "
-            f"test Euler {s['eval']['test_steps']} steps"
+            f"{fit['depth']}x{fit['hidden']}, features {feats}, lr {fit['lr']}, "
+            f"EMA {fit['ema_decay']}, test Euler {s['eval']['test_steps']} / rk4 "
+            f"{s['eval'].get('rk4_steps', '-')} steps"
         )
         lines.append(
             f"| {n} | {seeds} | {100 * dup:.1f}% | {chk_s} | {per:.0f} (CPU {cpu:.0f}) | {set_s} |"
         )
     hw = results[names[0]]["settings"]["hardware"]
-    lines += ["", f"Hardware: {hw}", "", *bench.notes(results)]
+    lines += ["", "Scorers: Euler 1000 = fixed-step Euler with projection, 1000 steps, exact "
+              "divergence (the literature's scorer, kept for comparability; optimistic for "
+              "sharp models); rk4 500 = geometric rk4, 500 steps; dopri5 = adaptive, float64, "
+              "at the tolerance shown (seed 0 only). The peer is flow_matching's Riemannian "
+              "pipeline (its manifold, GeodesicProbPath, CondOTScheduler, its loss) training "
+              "the same MLP at the same budget, scored with our log_prob (Euler 1000).",
+              "", f"Hardware: {hw}", "", *bench.notes(results)]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def run_benchmark(bench: NLLBenchmark, argv: list[str] | None = None) -> dict:
-    """Parse the command line, run the datasets, merge and write JSON, Markdown, PNG."""
+    """Parse the command line, run (or read from the run folder) the datasets, merge and
+    write JSON, Markdown, PNG."""
     ap = argparse.ArgumentParser(description=bench.doc.split("\n")[0])
-    ap.add_argument("--dataset", default=bench.default, choices=[*bench.datasets, "all"])
-    ap.add_argument("--budget", default="cpu", choices=["quick", "cpu", "paper"])
+    ap.add_argument("--dataset", nargs="+", default=[bench.default],
+                    choices=[*bench.datasets, "all"])  # fmt: skip
+    ap.add_argument("--budget", default="cpu", choices=["quick", "cpu", "paper", "gpu"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--steps", type=int, default=None, help="override training steps")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-png", action="store_true")
+    ap.add_argument("--no-peer", action="store_true", help="skip the flow_matching peer")
+    ap.add_argument(
+        "--run-dir", default=None, help="cache of finished runs (default runs/<name>_<budget>)"
+    )
+    ap.add_argument(
+        "--report-only",
+        action="store_true",
+        help="only assemble the report from the run folder (all runs cached)",
+    )
+    ap.add_argument(
+        "--no-report", action="store_true", help="only fill the run folder; write no results file"
+    )
     add_output_args(ap)
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if torch.cuda.is_available() and args.budget == "paper" else "cpu")
-    names = list(bench.datasets) if args.dataset == "all" else [args.dataset]
+    gpu = torch.cuda.is_available() and args.budget in ("paper", "gpu")
+    device = torch.device("cuda" if gpu else "cpu")
+    names = list(bench.datasets) if "all" in args.dataset else list(args.dataset)
+    cache = RunCache(args.run_dir or Path("runs") / f"{bench.name}_{args.budget}")
     t0 = time.perf_counter()
     runs: dict[str, Run] = {}
     for name in names:
         try:
             space, data, keys = bench.load(name)
         except FileNotFoundError as err:
-            if args.dataset == "all" and name in bench.optional:
+            if "all" in args.dataset and name in bench.optional:
                 print(f"{name}: skipped, {err}")
                 continue
             raise
-        fit, ev = budget_config(name, args.budget, bench.paper)
+        fit, ev = budget_config(name, args.budget, bench.paper, bench.features)
         if args.steps:
             fit.steps = args.steps
         published = {m: v[name] for m, v in bench.published.items()}
         entry, models = run_dataset(
             name, space, data.float().to(device), keys, fit, ev, args.seeds, args.budget,
-            published,
+            published, cache=cache, kernel=bench.kernel, report_only=args.report_only,
+            peer_manifold=None if args.no_peer else bench.peer_manifold,
         )  # fmt: skip
+        entry["params"] = _params(models[0])
         runs[name] = Run(entry, [m.cpu() for m in models], keys)
+    if args.no_report:
+        return {n: r.entry for n, r in runs.items()}
     meta = make_meta(bench.name, seeds=args.seeds, wall_s=time.perf_counter() - t0, argv=argv)
     doc = write_results(
         bench.name,

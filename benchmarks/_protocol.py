@@ -2,8 +2,11 @@
 
 For each seed: its own random 80/10/10 split (indices recorded), train a flow, select the
 EMA checkpoint with the lowest validation NLL, report the test NLL (nats per point,
-fixed-step Euler with projection, as the paper's shipped configs do). The command line,
-merging into benchmarks/results/<name>.json and the report are in benchmarks/_nll_report.py.
+fixed-step Euler with projection, as the paper's shipped configs do, and rk4 beside it),
+split into novel and duplicated test points, with the validation-tuned kernel estimate
+of the same split (benchmarks/_kde.py). Caching of runs is in benchmarks/_nll_runs.py;
+the command line, merging into benchmarks/results/<name>.json and the report are in
+benchmarks/_nll_report.py.
 """
 
 from __future__ import annotations
@@ -11,67 +14,141 @@ from __future__ import annotations
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor, nn
 
-from benchmarks._fit import FitConfig, fit_flow
-from benchmarks.results_io import hardware
-from manifold_fm.data.splits import duplicate_share, random_split_indices
+from benchmarks._fit import FitConfig, FitResult, fit_flow
+from benchmarks._kde import fit_kde
+from manifold_fm.data.splits import duplicate_share, novel_mask, random_split_indices
 from manifold_fm.likelihood import log_prob
 from manifold_fm.spaces.base import ManifoldSpace
 
 __all__ = [
+    "CPU_FIT",
     "EvalConfig",
     "budget_config",
+    "kde_record",
     "nll",
-    "run_dataset",
+    "point_log_probs",
     "run_seed",
+    "score_test",
     "summarise",
 ]
 
 
 @dataclass
 class EvalConfig:
-    """Likelihood settings: selection (val) and final (test) Euler steps, dopri5 tolerances."""
+    """Likelihood settings: selection (val) Euler steps, the two test scorers, dopri5 check.
+
+    Test NLL is scored twice: Euler with projection, ``test_steps`` (1000: the literature's
+    scorer, kept for comparability; optimistic for sharp models) and geometric rk4 with
+    ``rk4_steps`` (500: agrees with dopri5 at tight tolerance). ``novel_radius`` (rad)
+    splits test points into novel (no training point that close) and duplicated.
+    """
 
     val_steps: int = 200
     test_steps: int = 1000
+    rk4_steps: int = 500
     method: str = "euler"
     dopri_tol: float = 1e-5
     batch_size: int = 4096
+    novel_radius: float = 1e-3
+
+
+#: cpu budget: training settings measured on validation NLL (benchmarks/results/earth_levers.md)
+CPU_FIT = {"steps": 4000, "batch_size": 512, "hidden": 256, "depth": 5, "lr": 2e-3,
+           "eval_every": 1000}  # fmt: skip
 
 
 def budget_config(
-    name: str, budget: str, paper: dict[str, tuple[int, int, int, float, float]]
+    name: str,
+    budget: str,
+    paper: dict[str, tuple[int, int, int, float, float]],
+    features: dict | None = None,
 ) -> tuple[FitConfig, EvalConfig]:
-    """Training and evaluation settings of a budget ('quick', 'cpu', 'paper') for a dataset.
+    """Training and evaluation settings of a budget for a dataset.
 
-    ``paper`` maps dataset -> (width, linear layers, batch, lr, weight decay) of the RFM
-    configs, used by the 'paper' budget.
+    Budgets: 'quick' (smoke), 'cpu' (:data:`CPU_FIT` plus ``features``), 'paper' (the RFM
+    configs as published: ``paper`` maps dataset -> (width, linear layers, batch, lr,
+    weight decay)), 'gpu' (the paper configs plus ``features``). ``features`` are the
+    FitConfig input-feature keys of the benchmark (e.g. ``{"features": "octaves"}``).
     """
+    feats = dict(features or {})
     if budget == "quick":
-        fit = FitConfig(steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150)
-        return fit, EvalConfig(val_steps=50, test_steps=200)
+        fit = FitConfig(steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150,
+                        **feats)  # fmt: skip
+        return fit, EvalConfig(val_steps=50, test_steps=200, rk4_steps=50)
     if budget == "cpu":
-        fit = FitConfig(steps=4000, batch_size=512, hidden=256, depth=5, lr=2e-3, eval_every=1000)
-        return fit, EvalConfig(val_steps=100, test_steps=1000)
-    if budget == "paper":
+        return FitConfig(**CPU_FIT, **feats), EvalConfig(val_steps=100, test_steps=1000)
+    if budget in ("paper", "gpu"):
         width, layers, batch, lr, wd = paper[name]
         fit = FitConfig(
             steps=1_000_000, batch_size=batch, hidden=width, depth=layers - 1, lr=lr,
-            weight_decay=wd, eval_every=1000,
+            weight_decay=wd, eval_every=1000, **(feats if budget == "gpu" else {}),
         )  # fmt: skip
         return fit, EvalConfig(val_steps=1000, test_steps=1000)
-    raise ValueError(f"unknown budget {budget!r}; choose quick, cpu or paper")
+    raise ValueError(f"unknown budget {budget!r}; choose quick, cpu, paper or gpu")
+
+
+def point_log_probs(
+    model: nn.Module, space: ManifoldSpace, x: Tensor, steps: int | None, method: str, **kw
+) -> Tensor:
+    """log p(x) per point (n,), float64, nats."""
+    model.eval()
+    return log_prob(model, space, x, steps=steps, method=method, **kw).log_prob.double()
 
 
 def nll(model: nn.Module, space: ManifoldSpace, x: Tensor, steps: int, method: str, **kw) -> float:
     """Mean negative log-likelihood in nats per point."""
-    model.eval()
-    r = log_prob(model, space, x, steps=steps, method=method, **kw)
-    return float(-r.log_prob.double().mean())
+    return float(-point_log_probs(model, space, x, steps, method, **kw).mean())
+
+
+def _split_nll(lp: Tensor, novel: Tensor) -> dict[str, float | None]:
+    """Mean NLL over all, novel and duplicated test points (None for an empty part)."""
+
+    def mean(part: Tensor) -> float | None:
+        return float(-part.mean()) if part.numel() else None
+
+    return {"all": mean(lp), "novel": mean(lp[novel]), "duplicated": mean(lp[~novel])}
+
+
+def score_test(
+    model: nn.Module, space: ManifoldSpace, test: Tensor, novel: Tensor, ev: EvalConfig,
+    *, rk4: bool = True,
+) -> dict:  # fmt: skip
+    """Test NLL of a selected model: Euler ``test_steps`` (all / novel / duplicated) and,
+    with ``rk4``, rk4 ``rk4_steps``; with timings."""
+    t0 = time.perf_counter()
+    lp = point_log_probs(model, space, test, ev.test_steps, ev.method, batch_size=ev.batch_size)
+    parts = _split_nll(lp, novel)
+    rec = {
+        "test_nll": parts["all"],
+        "test_nll_novel": parts["novel"],
+        "test_nll_duplicated": parts["duplicated"],
+        "euler_s": time.perf_counter() - t0,
+    }
+    if rk4:
+        t1 = time.perf_counter()
+        lp4 = point_log_probs(model, space, test, ev.rk4_steps, "rk4", batch_size=ev.batch_size)
+        parts4 = _split_nll(lp4, novel)
+        rec.update(test_nll_rk4=parts4["all"], test_nll_rk4_novel=parts4["novel"],
+                   rk4_s=time.perf_counter() - t1)  # fmt: skip
+    return rec
+
+
+def kde_record(kernel: str, train: Tensor, val: Tensor, test: Tensor, novel: Tensor) -> dict:
+    """The validation-tuned kernel estimate's widths and test NLL (all / novel / duplicated)."""
+    t0 = time.perf_counter()
+    kde = fit_kde(kernel, train, val)
+    parts = _split_nll(kde.log_density(test), novel)
+    return {
+        "kernel": kernel, "kappa1": kde.kappa1, "kappa2": kde.kappa2, "weight": kde.weight,
+        "val_nll": kde.val_nll, "test_nll": parts["all"], "test_nll_novel": parts["novel"],
+        "test_nll_duplicated": parts["duplicated"], "kde_s": time.perf_counter() - t0,
+    }  # fmt: skip
 
 
 def run_seed(
@@ -83,11 +160,15 @@ def run_seed(
     *,
     dopri_check: bool = False,
     keys: Tensor | None = None,
+    kernel: str | None = None,
+    trainer: Callable[..., FitResult] = fit_flow,
+    rk4: bool = True,
 ) -> tuple[dict, nn.Module]:
     """One run of the protocol; returns its record and the selected EMA model.
 
     ``keys`` (n, k) are the raw rows used to count test points duplicating a training point
-    (defaults to ``data``).
+    (defaults to ``data``). ``kernel`` adds the kernel-density baseline of the same split;
+    ``trainer(space, train, cfg, score=...)`` trains (ours, or the peer's pipeline).
     """
     t0, c0 = time.perf_counter(), time.process_time()
     split = random_split_indices(data.shape[0], seed)
@@ -97,22 +178,25 @@ def run_seed(
     def val_score(m: nn.Module) -> float:
         return nll(m, space, val, ev.val_steps, ev.method, batch_size=ev.batch_size)
 
-    res = fit_flow(space, train, cfg, score=val_score)
+    res = trainer(space, train, cfg, score=val_score)
     t_train = time.perf_counter() - t0
-    test_nll = nll(res.model, space, test, ev.test_steps, ev.method, batch_size=ev.batch_size)
+    novel = novel_mask(space, train, test, ev.novel_radius)
     keys = data if keys is None else keys
     rec = {
         "seed": seed,
-        "test_nll": test_nll,
+        **score_test(res.model, space, test, novel, ev, rk4=rk4),
         "val_nll": res.best_score,
         "best_step": res.best_step,
         "val_history": res.history,
         "dup_share": duplicate_share(keys[split.train], keys[split.test]),
+        "novel_share": float(novel.double().mean()),
         "sizes": [len(split.train), len(split.val), len(split.test)],
         "val_indices": split.val.tolist(),
         "test_indices": split.test.tolist(),
         "train_s": t_train,
     }
+    if kernel is not None:
+        rec["kde"] = kde_record(kernel, train, val, test, novel)
     if dopri_check:
         td = time.perf_counter()
         rec["test_nll_dopri5"] = nll(
@@ -133,64 +217,33 @@ def run_seed(
     return rec, res.model
 
 
-def summarise(per_run: list[dict], settings: dict, wall_s: float) -> dict:
-    """The per-dataset JSON entry (test NLL mean and sample std over runs)."""
+def _mean(vals: list[float | None]) -> float | None:
+    """Mean of the values that exist (None when none does)."""
+    have = [v for v in vals if v is not None]
+    return statistics.fmean(have) if have else None
+
+
+def summarise(per_run: list[dict], settings: dict, wall_s: float, peer: dict | None = None) -> dict:
+    """The per-dataset JSON entry: test NLL mean and sample std over runs (Euler), the rk4,
+    novel / duplicated and kernel-estimate means, and the peer's seed (when it ran)."""
     vals = [r["test_nll"] for r in per_run]
     if not all(math.isfinite(v) for v in vals):
         raise RuntimeError(f"non-finite test NLL in runs: {vals}")
+    kde = [r["kde"] for r in per_run if "kde" in r]
+    seed0 = peer["seed"] if peer and "seed" in peer else per_run[0]["seed"]
     return {
         "test_nll_mean": statistics.fmean(vals),
         "test_nll_std": statistics.stdev(vals) if len(vals) > 1 else None,
+        "test_nll_rk4_mean": _mean([r.get("test_nll_rk4") for r in per_run]),
+        "test_nll_novel_mean": _mean([r.get("test_nll_novel") for r in per_run]),
+        "test_nll_duplicated_mean": _mean([r.get("test_nll_duplicated") for r in per_run]),
+        "kde_test_nll_mean": _mean([k["test_nll"] for k in kde]),
+        "kde_test_nll_novel_mean": _mean([k["test_nll_novel"] for k in kde]),
+        "peer_flow_matching_test_nll": peer.get("test_nll") if peer else None,
+        "test_nll_seed0": next((r["test_nll"] for r in per_run if r["seed"] == seed0), None),
         "runs": len(vals),
         "per_run": per_run,
+        "peer": peer,
         "wall_s": wall_s,
         "settings": settings,
     }
-
-
-def run_dataset(
-    name: str,
-    space: ManifoldSpace,
-    data: Tensor,
-    keys: Tensor,
-    fit: FitConfig,
-    ev: EvalConfig,
-    seeds: list[int],
-    budget: str,
-    published: dict[str, tuple[float, float]],
-) -> tuple[dict, list[nn.Module]]:
-    """All seeds of one dataset: print each run, return its summary entry and the models.
-
-    ``published`` maps method -> (mean, std) on this dataset; seed ``seeds[0]`` also gets
-    the dopri5 cross-check. The entry is :func:`summarise` of the runs with the settings.
-    """
-    t0 = time.perf_counter()
-    per_run, models = [], []
-    for i, seed in enumerate(seeds):
-        rec, model = run_seed(space, data, seed, fit, ev, dopri_check=(i == 0), keys=keys)
-        per_run.append(rec)
-        models.append(model)
-        dup = f", dup {100 * rec['dup_share']:.0f}%" if rec["dup_share"] else ""
-        chk = f", dopri5 {rec['test_nll_dopri5']:.3f}" if "test_nll_dopri5" in rec else ""
-        print(
-            f"{name} seed {seed}: test NLL {rec['test_nll']:.3f} (val {rec['val_nll']:.3f} "
-            f"@ step {rec['best_step']}){dup}, wall {rec['wall_s']:.1f} s{chk}",
-            flush=True,
-        )
-    settings = {
-        "budget": budget,
-        "fit": asdict(fit),
-        "eval": asdict(ev),
-        "seeds": list(seeds),
-        "hardware": hardware(),
-        "published": {m: list(v) for m, v in published.items()},
-        "trainer": "benchmarks._fit.fit_flow (manifold_fm.train.Trainer)",
-    }
-    entry = summarise(per_run, settings, time.perf_counter() - t0)
-    rfm = published.get("RFM")
-    print(
-        f"{name}: {entry['test_nll_mean']:.3f} ± {entry['test_nll_std'] or 0:.3f} nats"
-        + (f"; RFM {rfm[0]} ± {rfm[1]}" if rfm else ""),
-        flush=True,
-    )
-    return entry, models

@@ -8,6 +8,8 @@ the registry checks config values against.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor, nn
 
@@ -46,15 +48,24 @@ def _mlp(
     n_classes: int = 0,
     tangent: bool | None = None,
     periodic: bool = False,
+    features: str = "none",
+    octaves: int = 8,
+    harmonics: int = 4,
+    n_random: int = 64,
+    rff_scale: float = 4.0,
 ) -> nn.Module:
     """TimeMLP sized from the space.
 
     ``tangent`` projects outputs with ``space.proju`` (default: whenever the space is a
     :class:`ManifoldSpace`; ``true`` on any other space is an error). ``periodic`` feeds
     angles as (cos, sin) (flat torus: a field continuous across 2 pi). ``n_classes > 0``
-    adds a ``label`` condition (classes 0..n_classes-1).
+    adds a ``label`` condition (classes 0..n_classes-1). ``features`` encodes the point
+    before the first layer (:mod:`manifold_fm.nn.features`: 'octaves' of embedded
+    coordinates, 'harmonics' of angles, 'random' Fourier features), against the spectral
+    bias of a plain MLP; the output projection is unchanged.
     """
     from manifold_fm.nn import PeriodicInput, TangentModel, TimeMLP
+    from manifold_fm.nn.features import FeatureConfigError, FeatureInput, FourierFeatures
 
     if tangent and not isinstance(space, ManifoldSpace):
         raise ValueError(
@@ -62,15 +73,30 @@ def _mlp(
         )
     if n_classes < 0:
         raise ValueError(f"[model] kind='mlp': n_classes must be >= 0, got {n_classes}")
-    net = TimeMLP.for_space(
-        space, hidden=hidden, depth=depth, time_dim=time_dim, n_classes=n_classes or None
-    )
+    if periodic and features != "none":
+        raise FeatureConfigError(
+            f"[model] kind='mlp': periodic = true with features = {features!r}; use "
+            "features = 'harmonics' alone (harmonics = 1 is the periodic encoding)"
+        )
+    labels = n_classes or None
+    net = TimeMLP.for_space(space, hidden=hidden, depth=depth, time_dim=time_dim, n_classes=labels)
     if periodic:
         d = int(space.event_shape[-1])
         net = PeriodicInput(
-            TimeMLP(2 * d, d, hidden=hidden, depth=depth, time_dim=time_dim,
-                    n_classes=n_classes or None)
-        )  # fmt: skip
+            TimeMLP(2 * d, d, hidden=hidden, depth=depth, time_dim=time_dim, n_classes=labels)
+        )
+    if features != "none":
+        try:
+            enc = FourierFeatures(
+                features, math.prod(space.event_shape),
+                octaves=octaves, harmonics=harmonics, n_random=n_random, scale=rff_scale,
+            )  # fmt: skip
+        except FeatureConfigError as err:
+            raise FeatureConfigError(f"[model] kind='mlp': {err}") from None
+        out_shape = tuple(space.output_shape)
+        body = TimeMLP(enc.out_dim, math.prod(out_shape), hidden=hidden, depth=depth,
+                       time_dim=time_dim, out_shape=out_shape, n_classes=labels)  # fmt: skip
+        net = FeatureInput(enc, body)
     project = isinstance(space, ManifoldSpace) if tangent is None else tangent
     return TangentModel(space, net) if project else net
 

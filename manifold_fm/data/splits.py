@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["Split", "duplicate_share", "random_split_indices"]
+__all__ = ["Split", "duplicate_share", "novel_mask", "random_split_indices"]
 
 
 @dataclass
@@ -49,3 +49,26 @@ def duplicate_share(train: Tensor, test: Tensor) -> float:
     in_train = torch.zeros(int(inverse.max()) + 1, dtype=torch.bool)
     in_train[inverse[: train.shape[0]]] = True
     return float(in_train[inverse[train.shape[0] :]].float().mean())
+
+
+def novel_mask(space, train: Tensor, test: Tensor, radius: float = 1e-3) -> Tensor:
+    """True for test points with no training point within geodesic distance ``radius``.
+
+    min_i space.dist(test_j, train_i) > radius, in float64, for points of shape
+    ``(n, *event_shape)``; returns a bool tensor of shape ``(m,)``. On S^2 the distance is
+    the great-circle angle (1e-3 rad is about 6.4 km on Earth); on the flat torus it is
+    the Euclidean norm of the wrapped angle differences.
+    """
+    if not radius > 0:
+        raise ValueError(f"novel_mask: radius must be > 0, got {radius}")
+    if train.shape[1:] != test.shape[1:]:
+        raise ValueError(
+            f"novel_mask: train {tuple(train.shape)} and test {tuple(test.shape)} points differ"
+        )
+    tr, te = train.double(), test.double()
+    chunk = max(1, 2_000_000 // max(1, tr.shape[0]))
+    near = [
+        space.dist(te[i : i + chunk].unsqueeze(1), tr.unsqueeze(0)).amin(1)
+        for i in range(0, te.shape[0], chunk)
+    ]
+    return torch.cat(near) > radius if near else torch.zeros(0, dtype=torch.bool)

@@ -8,6 +8,7 @@ stays light.
 
 from typing import Any
 
+from manifold_fm.nn.features import FeatureInput, FourierFeatures
 from manifold_fm.nn.mlp import PeriodicInput, TangentModel, TimeMLP, sinusoidal_embedding
 from manifold_fm.nn.unet import UNet
 from manifold_fm.nn.x1_prediction import SelfConditioning, X1Prediction
@@ -21,6 +22,8 @@ _LAZY = {
 
 __all__ = [
     "CoGenerationModel",
+    "FeatureInput",
+    "FourierFeatures",
     "FrameNet",
     "PeriodicInput",
     "SelfConditioning",

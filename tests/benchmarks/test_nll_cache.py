@@ -1,0 +1,77 @@
+"""The test-NLL benchmarks' run folder: a second invocation reads its runs, never retrains."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+import benchmarks._nll_runs as nll_runs
+from benchmarks import earth
+from benchmarks._nll_report import run_benchmark
+from benchmarks._nll_runs import MissingRunError
+from manifold_fm.data.earth import latlon_to_xyz
+from manifold_fm.errors import ResumeMismatchError
+from manifold_fm.spaces.sphere import Sphere
+
+
+def _tiny(name: str):
+    g = torch.Generator().manual_seed(0)
+    latlon = torch.stack(
+        [60 + 10 * torch.randn(60, generator=g), 40 * torch.randn(60, generator=g)], -1
+    )
+    return Sphere(2), latlon_to_xyz(latlon.double()), latlon.double()
+
+
+@pytest.fixture
+def bench():
+    return dataclasses.replace(earth.BENCHMARK, load=_tiny)
+
+
+def _argv(tmp_path, steps=20):
+    return ["--dataset", "volcano", "--budget", "quick", "--seeds", "0", "1", "--steps",
+            str(steps), "--run-dir", str(tmp_path / "runs"), "--out-dir", str(tmp_path / "out"),
+            "--no-png"]  # fmt: skip
+
+
+def test_second_run_reads_the_cache(bench, tmp_path, monkeypatch):
+    argv = [a for a in _argv(tmp_path) if a != "--no-png"]
+    first = run_benchmark(bench, argv)["volcano"]
+    assert (tmp_path / "out" / "earth.png").stat().st_size > 10_000
+    files = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
+    assert files == ["volcano_seed0_flow.json", "volcano_seed0_peer.json",
+                     "volcano_seed1_flow.json"]  # fmt: skip
+    for key in ("test_nll_rk4_mean", "test_nll_novel_mean", "test_nll_duplicated_mean",
+                "kde_test_nll_mean", "kde_test_nll_novel_mean", "peer_flow_matching_test_nll",
+                "test_nll_seed0"):  # fmt: skip
+        assert key in first
+    assert first["peer_flow_matching_test_nll"] is not None
+
+    def no_training(*a, **k):
+        raise AssertionError("retrained a cached run")
+
+    monkeypatch.setattr(nll_runs, "run_seed", no_training)
+    second = run_benchmark(bench, [*_argv(tmp_path), "--report-only"])["volcano"]
+    assert second["test_nll_mean"] == first["test_nll_mean"]
+    doc = json.loads((tmp_path / "out" / "earth.json").read_text())
+    assert doc["volcano"]["kde_test_nll_mean"] == first["kde_test_nll_mean"]
+
+
+def test_changed_settings_and_missing_runs_are_errors(bench, tmp_path):
+    run_benchmark(bench, [*_argv(tmp_path), "--no-peer", "--no-report"])
+    with pytest.raises(ResumeMismatchError, match="cached with other settings"):
+        run_benchmark(bench, [*_argv(tmp_path, steps=30), "--no-peer"])
+    with pytest.raises(MissingRunError, match="volcano_seed0_peer"):
+        run_benchmark(bench, [*_argv(tmp_path), "--report-only"])
+
+
+def test_peer_without_flow_matching_is_skipped_with_its_reason(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(nll_runs, "_peer_reason", lambda: "flow_matching is not importable")
+    argv = [a for a in _argv(tmp_path) if a != "1"]  # seed 0 only
+    entry = run_benchmark(bench, argv)["volcano"]
+    assert entry["peer_flow_matching_test_nll"] is None
+    assert entry["peer"] == {"seed": 0, "skipped": "flow_matching is not importable"}
+    md = (tmp_path / "out" / "earth.md").read_text()
+    assert "Peer not run: volcano: flow_matching is not importable." in md
