@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 
 import pytest
@@ -47,7 +48,13 @@ def test_second_run_reads_the_cache(bench, tmp_path, monkeypatch):
                 "kde_test_nll_mean", "kde_test_nll_novel_mean", "peer_flow_matching_test_nll",
                 "test_nll_seed0"):  # fmt: skip
         assert key in first
-    assert first["peer_flow_matching_test_nll"] is not None
+    # the peer is a benchmark extra: with flow_matching it is scored, without it the
+    # record says why (the dev install, as in CI, has no flow_matching)
+    if importlib.util.find_spec("flow_matching") is not None:
+        assert first["peer_flow_matching_test_nll"] is not None
+    else:
+        assert first["peer_flow_matching_test_nll"] is None
+        assert first["peer"]["skipped"] == "flow_matching is not importable"
 
     def no_training(*a, **k):
         raise AssertionError("retrained a cached run")
