@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from benchmarks._discrete_fit import FitReport
+from benchmarks._discrete_fit import FitReport, clipped_step
 from discrete_fm.transformer import SequenceTransformer
 
 __all__ = ["PeerPosterior", "fit_peer", "peer_missing", "peer_network", "sample_peer"]
@@ -85,12 +85,8 @@ def fit_peer(
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
             x_t = path.sample(x_0=x0, x_1=x1, t=t).x_t
         loss = loss_fn(net(x_t, t), x1, x_t, t)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), clip)
-        opt.step()
+        recent = [*recent[-49:], clipped_step(opt, loss, net, clip)]
         steps += 1
-        recent = [*recent[-49:], loss.item()]
     net.eval()
     final = sum(recent) / max(len(recent), 1)
     label = "flow_matching generalized KL at one t (mean per token, nats)"
