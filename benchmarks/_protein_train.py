@@ -96,15 +96,18 @@ def train_model(train_set, b: dict, run_dir: Path, seed: int,
     plan_path = run_dir / "plan.json"
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
     if plan is None or plan.get("settings") != _settings(b):
-        step_s = probe_step_s(
-            space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
-        )
-        steps = steps or max(b["curve_points"], int(b["minutes"] * 60 / step_s))
+        step_s = None  # a fixed step count needs no timed probe
+        if steps is None:
+            step_s = probe_step_s(
+                space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
+            )
+            steps = max(b["curve_points"], int(b["minutes"] * 60 / step_s))
         plan = {"steps": steps, "probe_step_s": step_s, "settings": _settings(b),
                 "params": sum(p.numel() for p in model.parameters()), "curve": [],
                 "train_wall_s": 0.0}  # fmt: skip
         plan_path.write_text(json.dumps(plan, indent=1))
-        log(f"train: {plan['params']:,} params, probe {step_s:.3f} s/step -> {steps} steps")
+        how = "fixed" if step_s is None else f"probe {step_s:.3f} s/step ->"
+        log(f"train: {plan['params']:,} params, {how} {steps} steps")
     trainer = Trainer(space, model, data, _config(b, plan["steps"], run_dir, seed))
     n_chunks = b["curve_points"] if chunks is None else min(chunks, b["curve_points"])
     if len(plan["curve"]) >= n_chunks and trainer.step >= plan["curve"][n_chunks - 1]["step"]:

@@ -34,11 +34,15 @@ from benchmarks.protein import BUDGETS, SEED
 from benchmarks.results_io import add_output_args, make_meta, write_results
 from manifold_fm.data.proteins import load_proteins, shipped_proteins_dir
 
-LEVERS: dict[str, dict] = {
-    "no_aux": {"space": {"aux_atom_weight": 0.0, "aux_pair_weight": 0.0}},
-    "no_self_condition": {"self_condition": False},
-    "independent": {"coupling": "independent"},
-}
+#: lever name -> (what switching it off means, the budget entries it changes)
+LEVERS: dict[str, tuple[str, dict]] = {
+    "no_aux": ("auxiliary backbone-atom and pairwise-distance losses off",
+               {"space": {"aux_atom_weight": 0.0, "aux_pair_weight": 0.0}}),
+    "no_self_condition": ("self-conditioning off in training and sampling",
+                          {"self_condition": False}),
+    "independent": ("independent coupling instead of Kabsch-aligned minibatch OT",
+                    {"coupling": "independent"}),
+}  # fmt: skip
 CURVE_KEYS = ("ca_ca_mad", "ca_ca_within_0.1", "clash_rate", "rg_ratio", "helix", "strand")
 
 
@@ -47,7 +51,7 @@ def lever_budget(budget: dict, lever: str) -> dict:
     if lever not in LEVERS:
         raise ValueError(f"unknown lever {lever!r}; choose from {sorted(LEVERS)}")
     out = dict(budget)
-    for key, val in LEVERS[lever].items():
+    for key, val in LEVERS[lever][1].items():
         out[key] = {**budget[key], **val} if isinstance(val, dict) else val
     return out
 
@@ -145,20 +149,13 @@ def run(budget: str, levers: list[str], chunks: int, main_dir: Path, out_dir: Pa
         "budget": budget, "steps": plan["steps"], "chunks": chunks,
         "curve_points": b["curve_points"], "curve_n": b["curve_n"],
         "curve_length": b["curve_length"], "main_curve": [_row(r) for r in main_rows],
-        "levers": out, "descriptions": {lv: _DESCRIBE[lv] for lv in levers},
+        "levers": out, "descriptions": {lv: LEVERS[lv][0] for lv in levers},
         "metrics": [k for k in CURVE_KEYS if k in METRICS],
     }  # fmt: skip
     meta = make_meta("protein_levers", seeds=[SEED], wall_s=round(time.perf_counter() - t0, 2),
                      argv=argv)  # fmt: skip
     return write_results("protein_levers", payload, meta, out_dir=out_dir, markdown=markdown,
                          figure=lambda p: figure({**payload, "meta": meta}, p))  # fmt: skip
-
-
-_DESCRIBE = {
-    "no_aux": "auxiliary backbone-atom and pairwise-distance losses off",
-    "no_self_condition": "self-conditioning off in training and sampling",
-    "independent": "independent coupling instead of Kabsch-aligned minibatch OT",
-}
 
 
 def main(argv: list[str] | None = None) -> dict:
