@@ -174,13 +174,14 @@ def fit_ctmc(
     lr: float = 1e-3,
     seed: int = 0,
     chunk: int = 10,
+    clock: Callable[[], float] = time.perf_counter,
     **levers: Any,
 ) -> FitReport:
-    """Train a CTMC model for ``budget_s`` wall seconds (ctmc_trainer, then train_for)."""
+    """Train a CTMC model for ``budget_s`` seconds of ``clock`` (ctmc_trainer, then train_for)."""
     tr = ctmc_trainer(
         space, model, data, batch_size=batch_size, lr=lr, seed=seed, chunk=chunk, **levers
     )
-    return train_for(tr, budget_s, chunk=chunk)
+    return train_for(tr, budget_s, chunk=chunk, clock=clock)
 
 
 class _TwoPass(nn.Module):

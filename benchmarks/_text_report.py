@@ -18,7 +18,8 @@ def markdown(r: dict) -> str:
         "# Text: tinyshakespeare, 128-char chunks, CTMC flow matching vs AR",
         "",
         f"Same SequenceTransformer (dim {s['dim']}, depth {s['depth']}) and {s['budget_s']:g} s "
-        f"training budget per model, batch {s['batch_size']}, AdamW lr {s['lr']}, "
+        f"training budget per model (process CPU seconds), batch {s['batch_size']}, "
+        f"AdamW lr {s['lr']}, "
         f"{s['threads']} thread(s), seed {s['seed']}. Test: first {s['eval_chunks']} "
         f"non-overlapping 128-char chunks of the README test split; NELBO with {s['n_t']} "
         "stratified samples per chunk (an upper bound on the NLL). Wall time "
