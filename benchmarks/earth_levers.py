@@ -5,9 +5,9 @@
 One run of the protocol's training (benchmarks/_fit.py) on the seed-0 split of an Earth
 or RNA set, scored on the validation split only (Euler with projection, ``--val-steps``);
 the test split is not touched. Prints one JSON line: settings, best validation NLL, its
-step, the validation history and the wall seconds of training and of one test-size Euler
-1000 pass, so the budget's per-run time can be projected. benchmarks/results/
-earth_levers.md records the lines measured.
+step, the validation history, the wall and process CPU seconds of training and the wall
+seconds of one test-size Euler 1000 pass, so the budget's per-run time can be projected.
+benchmarks/results/earth_levers.md records the lines measured.
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ def main(argv: list[str] | None = None) -> dict:
         lr=args.lr, eval_every=args.eval_every, features=args.features,
         octaves=args.octaves, harmonics=args.harmonics,
     )  # fmt: skip
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     res = fit_flow(space, train, cfg, score=lambda m: nll(m, space, val, args.val_steps, "euler"))
-    t_train = time.perf_counter() - t0
+    t_train, c_train = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
     nll(res.model, space, val, 1000, "euler")
     t_val1000 = (time.perf_counter() - t1) * len(split.test) / len(split.val)
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
         "best_step": res.best_step,
         "history": [(s, round(v, 3)) for s, v in res.history],
         "train_s": round(t_train, 1),
+        "train_cpu_s": round(c_train, 1),
         "euler1000_test_s": round(t_val1000, 1),
     }
     print(json.dumps(rec), flush=True)
