@@ -15,19 +15,42 @@ from pathlib import Path
 
 from benchmarks.results_io import RESULTS, read_results, write_results
 
-__all__ = ["gap_trend", "report"]
+__all__ = ["budget_to_reach", "gap_trend", "loglinear_fit", "report"]
+
+
+def loglinear_fit(budgets: list[float], ys: list[float]) -> tuple[float, float] | None:
+    """Least squares y = a + b log2(budget): (a, b), b per doubling of compute; None with
+    fewer than 2 distinct budgets."""
+    xs = [math.log2(v) for v in budgets]
+    if len(set(xs)) < 2:
+        return None
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    b = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return my - b * mx, b
+
+
+def budget_to_reach(
+    budgets: list[float], ys: list[float], target: float, *, below: bool
+) -> float | None:
+    """Budget at which the log-linear fit of ``ys`` meets ``target``, the target being
+    met by values ``<= target`` (``below``) or ``>= target``: an extrapolation, not a
+    measurement. None when the fit cannot be made or moves away from the target side as
+    compute grows."""
+    fit = loglinear_fit(budgets, ys)
+    if fit is None or (fit[1] >= 0 if below else fit[1] <= 0):
+        return None
+    a, b = fit
+    return 2.0 ** ((target - a) / b)
 
 
 def gap_trend(curve: list[dict]) -> float | None:
     """Least-squares slope of the gap (mask - AR, bits/char) against log2(budget): bits
     per doubling of compute (negative = the gap shrinks). None with fewer than 2 points."""
-    if len(curve) < 2:
-        return None
-    xs = [math.log2(c["budget_s"]) for c in curve]
-    ys = [c["mask_nelbo_bpc"] - c["ar_bpc"] for c in curve]
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    fit = loglinear_fit(
+        [c["budget_s"] for c in curve], [c["mask_nelbo_bpc"] - c["ar_bpc"] for c in curve]
+    )
+    return None if fit is None else fit[1]
 
 
 def _text_curve(run_dir: Path, cached: Callable) -> list[dict]:
@@ -124,6 +147,12 @@ def report(run_dir: Path, out_dir: str | None, recipes: dict, msas: tuple, cache
         doc["must_show"][f"gap_at_{last['budget_s']:g}s_le_0.6"] = (
             last["mask_nelbo_bpc"] - last["ar_bpc"] <= 0.6
         )
+        doc["gap_0.6_budget_s_extrapolated"] = budget_to_reach(
+            [c["budget_s"] for c in curve],
+            [c["mask_nelbo_bpc"] - c["ar_bpc"] for c in curve],
+            0.6,
+            below=True,
+        )
         doc["gap_curve_settings"] = {**recipes["text"], "clock": "process CPU seconds",
                                      "command": "python -m benchmarks.text_gap"}  # fmt: skip
         written["text"] = write_results("text", doc, meta, out_dir=out, markdown=text._markdown)
@@ -139,6 +168,12 @@ def report(run_dir: Path, out_dir: str | None, recipes: dict, msas: tuple, cache
             top = c[-1]
             doc.setdefault("must_show", {})[f"{name}_curve_top_ge_0.8_ceiling"] = (
                 top["pair_r"] >= 0.8 * top["pair_r_ceiling"]
+            )
+            doc[name]["ratio_0.8_budget_s_extrapolated"] = budget_to_reach(
+                [d["budget_s"] for d in c],
+                [d["pair_r"] / d["pair_r_ceiling"] for d in c],
+                0.8,
+                below=False,
             )
         doc["curve_settings"] = {**recipes["msa"], "clock": "process CPU seconds"}
         written["sequences"] = write_results(

@@ -97,13 +97,17 @@ def _extra_sections(r: dict) -> list[str]:
         for k, v in r["final_train_loss"].items():
             out.append(f"- {k}: {v:.3f} ({r['final_train_loss_label'][k]})")
     if "gap_curve" in r:
-        out += _gap_lines(r["gap_curve"], r.get("gap_trend_bpc_per_doubling"))
+        out += _gap_lines(
+            r["gap_curve"],
+            r.get("gap_trend_bpc_per_doubling"),
+            r.get("gap_0.6_budget_s_extrapolated"),
+        )
     if "levers" in r:
         out += _lever_lines(r["levers"])
     return out
 
 
-def _gap_lines(curve: list[dict], trend: float | None) -> list[str]:
+def _gap_lines(curve: list[dict], trend: float | None, to_06: float | None) -> list[str]:
     out = [
         "",
         "Gap against compute (each model trained for budget_s CPU seconds, 1 thread; "
@@ -119,6 +123,11 @@ def _gap_lines(curve: list[dict], trend: float | None) -> list[str]:
         )
     if trend is not None:
         out += ["", f"Gap trend: {trend:+.3f} bits/char per doubling of compute (least squares)."]
+    if to_06 is not None:
+        out[-1] += (
+            f" The log-linear fit reaches a gap of 0.6 bits/char at about {to_06:,.0f} CPU s "
+            "per model (an extrapolation, not a measurement)."
+        )
     return out
 
 

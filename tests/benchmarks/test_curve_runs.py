@@ -13,7 +13,7 @@ from _shared_data import data_root_with
 
 from benchmarks import text
 from benchmarks._curve_runs import RunLockedError, cached_results, run_curve
-from benchmarks._gap_report import gap_trend, report
+from benchmarks._gap_report import budget_to_reach, gap_trend, report
 from benchmarks.results_io import RESULTS
 
 TEXT_ROOT = data_root_with("text")
@@ -93,6 +93,16 @@ def test_gap_trend_is_the_slope_per_doubling():
     assert gap_trend(curve[:1]) is None
 
 
+def test_budget_to_reach_extrapolates_the_log_linear_fit_and_refuses_a_receding_one():
+    budgets, gap = [240, 480, 960], [1.0, 0.8, 0.6]  # -0.2 per doubling
+    assert budget_to_reach(budgets, gap, 0.2, below=True) == pytest.approx(3840)
+    assert budget_to_reach(budgets, gap, 0.6, below=True) == pytest.approx(960)
+    # a growing gap never reaches a lower target; a falling ratio never reaches a higher one
+    assert budget_to_reach(budgets, gap[::-1], 0.2, below=True) is None
+    assert budget_to_reach(budgets, gap, 1.5, below=False) is None
+    assert budget_to_reach([240], [1.0], 0.6, below=True) is None
+
+
 def _cache(folder, docs):
     folder.mkdir(parents=True)
     for d in docs:
@@ -121,6 +131,7 @@ def test_report_adds_the_curves_and_keeps_the_rest(tmp_path):
         1.1
     )
     assert doc["gap_trend_bpc_per_doubling"] == pytest.approx(-0.2)
+    assert doc["gap_0.6_budget_s_extrapolated"] == pytest.approx(480 * 2 ** (0.5 / 0.2))
     assert doc["meta"] == before["meta"] and doc["ar_bpc"] == before["ar_bpc"]
     assert (out / "text.md").read_text() == text._markdown(doc)
     assert "Gap against compute" in (out / "text.md").read_text()
