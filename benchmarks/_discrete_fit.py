@@ -27,12 +27,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from manifold_fm.train.lr import lr_factor
+
 __all__ = [
     "FitReport",
     "clipped_step",
     "ctmc_trainer",
     "fit_ar",
     "fit_ctmc",
+    "set_warmup_lr",
     "train_for",
     "two_pass",
 ]
@@ -67,8 +70,10 @@ def fit_ar(
     generator: torch.Generator | None = None,
     optimizer: torch.optim.Optimizer | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    warmup_steps: int = 0,
 ) -> FitReport:
-    """Train the AR baseline with AdamW (constant lr, grad clip) for ``budget_s`` seconds.
+    """Train the AR baseline with AdamW (grad clip; lr warmed up linearly over
+    ``warmup_steps``, then constant) for ``budget_s`` seconds.
 
     Loss: mean next-token cross-entropy (nats/token) of ``model.logits(x)`` (n, L, V) on
     batches of ``data`` (N, L). Pass ``optimizer`` (and the same ``generator``) to continue
@@ -83,11 +88,23 @@ def fit_ar(
     while clock() - t0 < budget_s:
         x = data[torch.randint(0, data.shape[0], (batch_size,), generator=generator)]
         loss = F.cross_entropy(model.logits(x).flatten(0, 1), x.flatten())
+        set_warmup_lr(opt, lr, steps + 1, warmup_steps)
         recent = [*recent[-49:], clipped_step(opt, loss, model, clip)]
         steps += 1
     model.eval()
     final = sum(recent) / max(len(recent), 1)
     return FitReport(steps, clock() - t0, final, loss_label="AR cross-entropy (nats/token)")
+
+
+def set_warmup_lr(opt: torch.optim.Optimizer, lr: float, step: int, warmup_steps: int) -> None:
+    """Set every group's lr to ``lr * lr_factor(step)`` (linear warmup over
+    ``warmup_steps``, then constant; ``step`` 1-based); nothing when ``warmup_steps`` is 0,
+    so a continued fit keeps its optimiser's lr."""
+    if warmup_steps <= 0:
+        return
+    factor = lr_factor(step, step, warmup_steps, "constant")
+    for group in opt.param_groups:
+        group["lr"] = lr * factor
 
 
 def clipped_step(opt: torch.optim.Optimizer, loss: Tensor, model: nn.Module, clip: float) -> float:

@@ -48,6 +48,7 @@ def add_discrete_args(
     n_t: int,
     samples: int,
     sample_steps: int,
+    warmup_steps: int = 0,
 ) -> None:
     """The options both benchmarks take, with each benchmark's defaults."""
     ap.add_argument(
@@ -65,7 +66,9 @@ def add_discrete_args(
     ap.add_argument("--sample-steps", type=int, default=sample_steps)
     ap.add_argument("--root", default=None, help="data root (default $MFM_DATA)")
     # faster-learning levers of the CTMC models (defaults: the plain recipe)
-    ap.add_argument("--warmup-steps", type=int, default=0, help="linear lr warmup (CTMC)")
+    ap.add_argument(
+        "--warmup-steps", type=int, default=warmup_steps, help="linear lr warmup (every model)"
+    )
     ap.add_argument(
         "--time-sampling", default="uniform", help="training t: uniform | stratified (CTMC)"
     )

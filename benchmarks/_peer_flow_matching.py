@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from benchmarks._discrete_fit import FitReport, clipped_step
+from benchmarks._discrete_fit import FitReport, clipped_step, set_warmup_lr
 from discrete_fm.transformer import SequenceTransformer
 
 __all__ = ["PeerPosterior", "fit_peer", "peer_missing", "peer_network", "sample_peer"]
@@ -58,8 +58,10 @@ def fit_peer(
     clip: float = 1.0,
     generator: torch.Generator | None = None,
     clock: Callable[[], float] = time.perf_counter,
+    warmup_steps: int = 0,
 ) -> FitReport:
-    """Train ``net`` (n, L) -> (n, L, V + 1) with the library's path and loss for a budget.
+    """Train ``net`` (n, L) -> (n, L, V + 1) with the library's path and loss for a budget
+    (AdamW, grad clip, lr warmed up linearly over ``warmup_steps``, then constant).
 
     One step: x1 a batch of ``data`` (N, L), x0 = all mask (id V), t ~ U[0, 1 - 1e-3),
     x_t = ``path.sample(x0, x1, t).x_t``, loss = ``MixturePathGeneralizedKL(path)(logits,
@@ -85,6 +87,7 @@ def fit_peer(
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
             x_t = path.sample(x_0=x0, x_1=x1, t=t).x_t
         loss = loss_fn(net(x_t, t), x1, x_t, t)
+        set_warmup_lr(opt, lr, steps + 1, warmup_steps)
         recent = [*recent[-49:], clipped_step(opt, loss, net, clip)]
         steps += 1
     net.eval()

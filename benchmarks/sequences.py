@@ -81,6 +81,7 @@ def run_msa(name: str, args) -> dict:
         lr=args.lr,
         generator=torch.Generator().manual_seed(args.seed),
         clock=BUDGET_CLOCK,
+        warmup_steps=args.warmup_steps,
     )
     xs_ar = ar.sample(args.samples, L, torch.Generator().manual_seed(args.seed + 2))
     return {

@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
         lr=args.lr,
         generator=torch.Generator().manual_seed(args.seed),
         clock=BUDGET_CLOCK,
+        warmup_steps=args.warmup_steps,
     )
     res["ar_bpc"] = float(ar.nll_bits(ev).sum() / ev.numel())
 
@@ -119,6 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
             lr=args.lr,
             generator=torch.Generator().manual_seed(args.seed),
             clock=BUDGET_CLOCK,
+            warmup_steps=args.warmup_steps,
         )
         e = elbo(
             PeerPosterior(peer_net, V),

@@ -48,6 +48,8 @@ LEVERS: dict[str, dict] = {
     "batch64": {"batch_size": 64},
     "self_condition": {"self_condition": True},
     "elbo_loss": {"loss": "elbo"},
+    # the two best single levers together (the text benchmark's recipe)
+    "depth2_warmup_lr2e-3": {"depth": 2, "lr": 2e-3, "warmup_steps": 200},
 }
 
 

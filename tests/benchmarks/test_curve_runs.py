@@ -151,3 +151,18 @@ def test_text_gap_quick_jobs_run_and_resume(tmp_path):
         assert 0 < out[0][key] < 8 and out[0]["steps"] > 0
     with pytest.raises(ValueError, match="mask model only"):
         make_job("text", "ar", str(TEXT_ROOT), levers={"warmup_steps": 5}, quick=True)
+
+
+def test_set_warmup_lr_ramps_linearly_then_holds_and_leaves_a_plain_fit_alone():
+    import torch
+
+    from benchmarks._discrete_fit import set_warmup_lr
+
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=0.3)
+    set_warmup_lr(opt, 2e-3, 5, 0)
+    assert opt.param_groups[0]["lr"] == 0.3  # no warmup: the optimiser's lr is kept
+    got = []
+    for step in (1, 2, 4, 5, 50):
+        set_warmup_lr(opt, 2e-3, step, 4)
+        got.append(opt.param_groups[0]["lr"])
+    assert got == pytest.approx([5e-4, 1e-3, 2e-3, 2e-3, 2e-3])
