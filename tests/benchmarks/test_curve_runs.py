@@ -124,6 +124,7 @@ def test_report_adds_the_curves_and_keeps_the_rest(tmp_path):
     _cache(runs / "DHFR" / "mask", [{"budget_s": 150.0, "pair_r": 0.4, "pair_r_ceiling": 0.85,
                                      "steps": 1}])  # fmt: skip
     before = json.loads((out / "text.json").read_text())
+    rf_before = json.loads((out / "sequences.json").read_text())["RF00162"]
     report(runs, str(out), {"text": {"dim": 128}, "msa": {}}, ("DHFR",), cached_results)
     doc = json.loads((out / "text.json").read_text())
     assert [c["budget_s"] for c in doc["gap_curve"]] == [240, 480]
@@ -136,7 +137,8 @@ def test_report_adds_the_curves_and_keeps_the_rest(tmp_path):
     assert (out / "text.md").read_text() == text._markdown(doc)
     assert "Gap against compute" in (out / "text.md").read_text()
     seq = json.loads((out / "sequences.json").read_text())
-    assert seq["DHFR"]["curve"][0]["pair_r"] == 0.4 and "curve" not in seq["RF00162"]
+    assert seq["DHFR"]["curve"][0]["pair_r"] == 0.4
+    assert seq["RF00162"] == rf_before  # an MSA with no cached points is left as it was
     assert (out / "text_gap.png").stat().st_size > 0
     assert (out / "sequences_curve.png").stat().st_size > 0
 
