@@ -2,7 +2,7 @@
 
 Why this file exists: both discrete benchmarks compare a CTMC model with an autoregressive
 model of the same architecture (``SequenceTransformer(causal=True)``) trained for the same
-wall-clock budget, and score samples with n-gram Jensen-Shannon divergences and
+budget (process CPU seconds), and score samples with n-gram Jensen-Shannon divergences and
 single-site / pair-correlation Pearson r. One implementation of each, here (the budgeted
 training loops live in benchmarks._discrete_fit and are re-exported).
 """
