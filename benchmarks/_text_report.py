@@ -101,17 +101,19 @@ def _extra_sections(r: dict) -> list[str]:
             r["gap_curve"],
             r.get("gap_trend_bpc_per_doubling"),
             r.get("gap_0.6_budget_s_extrapolated"),
+            r.get("gap_curve_settings", {}),
         )
     if "levers" in r:
         out += _lever_lines(r["levers"])
     return out
 
 
-def _gap_lines(curve: list[dict], trend: float | None, to_06: float | None) -> list[str]:
+def _gap_lines(curve: list[dict], trend: float | None, to_06: float | None, cfg: dict) -> list[str]:
+    recipe = ", ".join(f"{k} {cfg[k]:g}" for k in ("dim", "depth", "lr") if k in cfg)
     out = [
         "",
         "Gap against compute (each model trained for budget_s CPU seconds, 1 thread, with the "
-        "plain recipe of the levers table, dim 128, depth 4, lr 1e-3; one run per model "
+        f"plain recipe of the levers table, {recipe}; one run per model "
         "evaluated at each budget; `python -m benchmarks.text_gap`; text_gap.png):",
         "",
         "| CPU s per model | AR bits/char | mask NELBO bits/char | gap |",
