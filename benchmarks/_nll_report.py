@@ -112,10 +112,16 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
     lines.append(f"| **manifold-fm ({budgets} budget), {euler}** | " + " | ".join(row) + " |")
     for label, key in ((f"manifold-fm, {rk4}", "test_nll_rk4_mean"),
                        ("validation-tuned kernel density estimate", "kde_test_nll_mean"),
-                       ("flow_matching pipeline, equal budget (peer seed)",
-                        "peer_flow_matching_test_nll"),
-                       (f"manifold-fm, peer seed, {euler}", "test_nll_seed0")):  # fmt: skip
+                       ("flow_matching pipeline, equal budget (mean over the peer seeds)",
+                        "peer_flow_matching_test_nll_mean"),
+                       (f"manifold-fm on the peer seeds, {euler}",
+                        "test_nll_peer_seeds_mean")):  # fmt: skip
         lines.append(f"| {label} | " + " | ".join(_opt(results[n].get(key)) for n in names) + " |")
+    pair = [(results[n].get("peer_paired_diff_mean"), results[n].get("peer_paired_diff_std"))
+            for n in names]  # fmt: skip
+    diffs = ["-" if m is None else _fmt(m, sd, d) for m, sd in pair]
+    lines.append("| ours - peer, paired by seed (mean ± std; < 0: ours lower) | "
+                 + " | ".join(diffs) + " |")  # fmt: skip
     for method, vals in bench.published.items():
         cells = [_fmt(*vals[n], d) for n in names]
         lines.append(f"| {method} (published) | " + " | ".join(cells) + " |")
@@ -144,6 +150,8 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
             f"{_opt(sum(k_dup) / len(k_dup) if k_dup else None)} | {widths} | {ours:.2g} | "
             f"{f'{pub:.2g} ({pub / ours:.0f}x)' if pub and ours else '-'} |"
         )
+    seeds_s = [f"{n} {results[n].get('peer_seeds', [])}" for n in names]
+    lines += ["", "Peer seeds (the paired rows above): " + "; ".join(seeds_s) + "."]
     skipped = [f"{n}: {results[n]['peer']['skipped']}" for n in names
                if (results[n].get("peer") or {}).get("skipped")]  # fmt: skip
     if skipped:
@@ -197,6 +205,8 @@ def run_benchmark(bench: NLLBenchmark, argv: list[str] | None = None) -> dict:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-png", action="store_true")
     ap.add_argument("--no-peer", action="store_true", help="skip the flow_matching peer")
+    ap.add_argument("--peer-seeds", type=int, default=1,
+                    help="run the peer on the first K seeds (default 1)")  # fmt: skip
     ap.add_argument(
         "--run-dir", default=None, help="cache of finished runs (default runs/<name>_<budget>)"
     )
@@ -210,6 +220,8 @@ def run_benchmark(bench: NLLBenchmark, argv: list[str] | None = None) -> dict:
     )
     add_output_args(ap)
     args = ap.parse_args(argv)
+    if not 1 <= args.peer_seeds <= len(args.seeds):
+        ap.error(f"--peer-seeds {args.peer_seeds}: choose 1 to {len(args.seeds)} (the seeds run)")
     torch.set_num_threads(args.threads)
     gpu = torch.cuda.is_available() and args.budget in ("paper", "gpu")
     device = torch.device("cuda" if gpu else "cpu")
@@ -233,6 +245,7 @@ def run_benchmark(bench: NLLBenchmark, argv: list[str] | None = None) -> dict:
             name, space, data.float().to(device), keys, fit, ev, args.seeds, args.budget,
             published, cache=cache, kernel=bench.kernel, report_only=args.report_only,
             peer_manifold=None if args.no_peer else bench.peer_manifold,
+            peer_seeds=args.peer_seeds,
         )  # fmt: skip
         entry["params"] = _params(models[0])
         runs[name] = Run(entry, [m.cpu() for m in models], keys)

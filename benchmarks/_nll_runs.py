@@ -100,8 +100,10 @@ def run_dataset(
     kernel: str,
     peer_manifold: str | None,
     report_only: bool = False,
+    peer_seeds: int = 1,
 ) -> tuple[dict, list[nn.Module]]:
-    """All seeds of one dataset (each cached), the peer on ``seeds[0]``; the summary entry.
+    """All seeds of one dataset (each cached), the peer on the first ``peer_seeds`` seeds;
+    the summary entry.
 
     ``published`` maps method -> (mean, std) on this dataset; seed ``seeds[0]`` also gets
     the dopri5 cross-check. ``report_only`` raises :class:`MissingRunError` instead of
@@ -109,12 +111,15 @@ def run_dataset(
     """
     t0 = time.perf_counter()
     run_settings = {"budget": budget, "fit": asdict(fit), "eval": asdict(ev), "kernel": kernel}
-    todo = [(s, "flow") for s in seeds] + ([(seeds[0], "peer")] if peer_manifold else [])
+    if not 1 <= peer_seeds <= len(seeds):
+        raise ValueError(f"peer_seeds={peer_seeds}: choose 1 to {len(seeds)} (the seeds run)")
+    todo = [(s, "flow") for s in seeds]
+    todo += [(s, "peer") for s in seeds[:peer_seeds]] if peer_manifold else []
     missing = [f"{name}_seed{s}_{m}" for s, m in todo
                if not cache.path(f"{name}_seed{s}_{m}").exists()]  # fmt: skip
     if report_only and missing:
         raise MissingRunError(f"runs not in {cache.folder} yet: {missing}")
-    per_run, models, peer = [], [], None
+    per_run, models, peers = [], [], []
     for seed, method in todo:
         key = f"{name}_seed{seed}_{method}"
         rec = cache.load(key, run_settings)
@@ -124,7 +129,7 @@ def run_dataset(
             cache.save(key, rec, run_settings, model)
             _print(name, method, rec)
         if method == "peer":
-            peer = rec
+            peers.append(rec)
             continue
         per_run.append(rec)
         models.append(cache.model(key, space, fit))
@@ -137,7 +142,7 @@ def run_dataset(
         "peer": "benchmarks._peer.fit_peer (flow_matching GeodesicProbPath + CondOTScheduler)",
         "run_dir": str(cache.folder),
     }
-    entry = summarise(per_run, settings, time.perf_counter() - t0, peer)
+    entry = summarise(per_run, settings, time.perf_counter() - t0, peers)
     print(
         f"{name}: {entry['test_nll_mean']:.3f} ± {entry['test_nll_std'] or 0:.3f} nats "
         f"(rk4 {entry['test_nll_rk4_mean']}, kde {entry['kde_test_nll_mean']})",

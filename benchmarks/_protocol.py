@@ -223,14 +223,28 @@ def _mean(vals: list[float | None]) -> float | None:
     return statistics.fmean(have) if have else None
 
 
-def summarise(per_run: list[dict], settings: dict, wall_s: float, peer: dict | None = None) -> dict:
+def summarise(
+    per_run: list[dict], settings: dict, wall_s: float, peers: list[dict] | None = None
+) -> dict:
     """The per-dataset JSON entry: test NLL mean and sample std over runs (Euler), the rk4,
-    novel / duplicated and kernel-estimate means, and the peer's seed (when it ran)."""
+    novel / duplicated and kernel-estimate means, and the peer's runs (when they ran).
+
+    ``peers`` are the peer's records, first seed first. ``peer_flow_matching_test_nll`` and
+    ``test_nll_seed0`` compare the first peer seed with ours on that seed; over every scored
+    peer seed, ``peer_paired_diff_mean`` / ``_std`` are the mean and sample std of
+    (ours - peer) seed by seed (negative: ours lower), so the comparison is paired.
+    """
     vals = [r["test_nll"] for r in per_run]
     if not all(math.isfinite(v) for v in vals):
         raise RuntimeError(f"non-finite test NLL in runs: {vals}")
+    peers = list(peers or [])
+    peer = peers[0] if peers else None
     kde = [r["kde"] for r in per_run if "kde" in r]
+    ours = {r["seed"]: r["test_nll"] for r in per_run}
     seed0 = peer["seed"] if peer and "seed" in peer else per_run[0]["seed"]
+    paired = [(ours[p["seed"]], p["test_nll"]) for p in peers
+              if "test_nll" in p and p["seed"] in ours]  # fmt: skip
+    diffs = [o - q for o, q in paired]
     return {
         "test_nll_mean": statistics.fmean(vals),
         "test_nll_std": statistics.stdev(vals) if len(vals) > 1 else None,
@@ -240,10 +254,16 @@ def summarise(per_run: list[dict], settings: dict, wall_s: float, peer: dict | N
         "kde_test_nll_mean": _mean([k["test_nll"] for k in kde]),
         "kde_test_nll_novel_mean": _mean([k["test_nll_novel"] for k in kde]),
         "peer_flow_matching_test_nll": peer.get("test_nll") if peer else None,
-        "test_nll_seed0": next((r["test_nll"] for r in per_run if r["seed"] == seed0), None),
+        "test_nll_seed0": ours.get(seed0),
+        "peer_seeds": [p["seed"] for p in peers if "test_nll" in p and p["seed"] in ours],
+        "peer_flow_matching_test_nll_mean": _mean([q for _, q in paired]),
+        "test_nll_peer_seeds_mean": _mean([o for o, _ in paired]),
+        "peer_paired_diff_mean": _mean(diffs),
+        "peer_paired_diff_std": statistics.stdev(diffs) if len(diffs) > 1 else None,
         "runs": len(vals),
         "per_run": per_run,
         "peer": peer,
+        "peers": peers,
         "wall_s": wall_s,
         "settings": settings,
     }

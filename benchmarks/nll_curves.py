@@ -2,9 +2,9 @@
 
 The Earth and torus benchmarks select each seed's EMA model on validation NLL every
 ``eval_every`` steps and keep the history in ``per_run[i]["val_history"]`` (and the peer's
-in ``peer["val_history"]``) of benchmarks/results/earth.json and torus.json. This script
+in ``peers[i]["val_history"]``) of benchmarks/results/earth.json and torus.json. This script
 reads those committed files -- it trains nothing -- and draws one panel per dataset: every
-seed of ours, their mean, and the flow_matching peer at equal budget, so whether a budget
+seed of ours, their mean, and the flow_matching peer's seeds at equal budget, so whether a budget
 stopped while validation NLL was still falling can be seen at a glance.
 
     python -m benchmarks.nll_curves            # -> benchmarks/results/nll_curves.png
@@ -34,10 +34,10 @@ def _history(run: dict, where: str) -> tuple[list[int], list[float]]:
 
 
 def curves(doc: dict, source: str) -> dict[str, dict]:
-    """Per dataset of a results document: ``{"seeds": {seed: (steps, nll)}, "peer": ...}``.
+    """Per dataset of a results document: ``{"seeds": {seed: (steps, nll)}, "peers": {...}}``.
 
-    ``peer`` is None where the document has no peer run. Raises :class:`CurveDataError`
-    naming the file, dataset and seed whose history is missing.
+    ``peers`` (same form) is empty where the document has no scored peer run. Raises
+    :class:`CurveDataError` naming the file, dataset and seed whose history is missing.
     """
     out: dict[str, dict] = {}
     for name, entry in doc.items():
@@ -47,12 +47,10 @@ def curves(doc: dict, source: str) -> dict[str, dict]:
         if not runs:
             raise CurveDataError(f"{source}: dataset {name!r} has no 'per_run' records")
         seeds = {r["seed"]: _history(r, f"{source}: {name} seed {r['seed']}") for r in runs}
-        peer = entry.get("peer")
-        out[name] = {
-            "seeds": seeds,
-            "peer": _history(peer, f"{source}: {name} peer") if peer else None,
-            "settings": entry.get("settings", ""),
-        }
+        peers = entry.get("peers") or ([entry["peer"]] if entry.get("peer") else [])
+        scored = [p for p in peers if "skipped" not in p]
+        hist = {p["seed"]: _history(p, f"{source}: {name} peer seed {p['seed']}") for p in scored}
+        out[name] = {"seeds": seeds, "peers": hist}
     return out
 
 
@@ -75,8 +73,9 @@ def plot_curves(panels: dict[str, dict], path: Path) -> Path:
             ]
             label = f"ours, mean of {len(p['seeds'])} seeds"
             ax.plot(common, mean, color="tab:blue", lw=2.2, label=label)
-        if p["peer"] is not None:
-            ax.plot(*p["peer"], color="tab:orange", ls="--", lw=1.8, label="flow_matching peer")
+        for i, (_, (steps, vals)) in enumerate(sorted(p["peers"].items())):
+            label = f"flow_matching peer, seeds {sorted(p['peers'])}" if i == 0 else None
+            ax.plot(steps, vals, color="tab:orange", ls="--", lw=1.4, label=label)
         ax.set_title(name)
         ax.set_xlabel("training step")
         ax.set_ylabel("validation NLL (nats)")

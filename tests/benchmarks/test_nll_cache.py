@@ -82,3 +82,37 @@ def test_peer_without_flow_matching_is_skipped_with_its_reason(bench, tmp_path, 
     assert entry["peer"] == {"seed": 0, "skipped": "flow_matching is not importable"}
     md = (tmp_path / "out" / "earth.md").read_text()
     assert "Peer not run: volcano: flow_matching is not importable." in md
+
+
+def test_peer_on_several_seeds_is_compared_seed_by_seed(bench, tmp_path, monkeypatch):
+    """``--peer-seeds 2`` runs the peer on seeds 0 and 1; the paired row is ours - peer."""
+    calls = []
+
+    def fake_run(method, space, data, keys, seed, *a, **k):
+        calls.append((seed, method))
+        nll = {"flow": 1.0 + seed, "peer": 1.5 + 2 * seed}[method]
+        rec = {"seed": seed, "test_nll": nll, "val_nll": nll, "best_step": 1, "novel_share": 1.0,
+               "dup_share": 0.0, "wall_s": 0.0, "val_history": [[1, nll]]}  # fmt: skip
+        return rec, None
+
+    monkeypatch.setattr(nll_runs, "_run", fake_run)
+    monkeypatch.setattr(
+        nll_runs.RunCache, "model", lambda self, key, space, fit: torch.nn.Linear(1, 1)
+    )
+    monkeypatch.setattr(nll_runs.RunCache, "save", lambda self, *a: None)
+    argv = [*_argv(tmp_path), "--peer-seeds", "2"]
+    entry = run_benchmark(bench, argv)["volcano"]
+    assert sorted(calls) == [(0, "flow"), (0, "peer"), (1, "flow"), (1, "peer")]
+    assert entry["peer_seeds"] == [0, 1]
+    assert entry["peer_flow_matching_test_nll"] == 1.5  # the first peer seed, as before
+    assert entry["peer_paired_diff_mean"] == pytest.approx(((1 - 1.5) + (2 - 3.5)) / 2)
+    assert entry["peer_paired_diff_std"] == pytest.approx(0.7071, abs=1e-4)
+    md = (tmp_path / "out" / "earth.md").read_text()
+    assert "| ours - peer, paired by seed (mean ± std; < 0: ours lower) | -1.00 ± 0.71 |" in md
+    assert "Peer seeds (the paired rows above): volcano [0, 1]." in md
+
+
+def test_more_peer_seeds_than_seeds_is_refused_before_any_work(bench, tmp_path, monkeypatch):
+    monkeypatch.setattr(nll_runs, "_run", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(SystemExit):
+        run_benchmark(bench, [*_argv(tmp_path), "--peer-seeds", "3"])

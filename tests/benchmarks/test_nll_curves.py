@@ -20,18 +20,20 @@ def _doc(with_peer: bool = True, drop_seed: int | None = None) -> dict:
         if seed == drop_seed:
             del run["val_history"]
         runs.append(run)
-    entry = {"per_run": runs, "peer": {"seed": 0, "val_history": [[10, 1.2], [20, 0.7]]}}
+    peer = {"seed": 0, "val_history": [[10, 1.2], [20, 0.7]]}
+    entry = {"per_run": runs, "peer": peer, "peers": [peer, {"seed": 1, "skipped": "absent"}]}
     if not with_peer:
         entry.pop("peer")
+        entry.pop("peers")
     return {"meta": make_meta("toy", seeds=[0, 1], wall_s=1.0, argv=[]), "set": entry}
 
 
-def test_curves_collect_every_seed_and_the_peer():
+def test_curves_collect_every_seed_and_the_scored_peers():
     panels = curves(_doc(), "toy.json")
     assert set(panels) == {"set"}
     assert panels["set"]["seeds"][1] == ([10, 20], [0.0, -0.5])
-    assert panels["set"]["peer"] == ([10, 20], [1.2, 0.7])
-    assert curves(_doc(with_peer=False), "toy.json")["set"]["peer"] is None
+    assert panels["set"]["peers"] == {0: ([10, 20], [1.2, 0.7])}  # the skipped seed left out
+    assert curves(_doc(with_peer=False), "toy.json")["set"]["peers"] == {}
 
 
 def test_a_missing_history_is_named_by_file_dataset_and_seed():
