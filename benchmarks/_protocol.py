@@ -242,8 +242,8 @@ def summarise(
     kde = [r["kde"] for r in per_run if "kde" in r]
     ours = {r["seed"]: r["test_nll"] for r in per_run}
     seed0 = peer["seed"] if peer and "seed" in peer else per_run[0]["seed"]
-    paired = [(ours[p["seed"]], p["test_nll"]) for p in peers
-              if "test_nll" in p and p["seed"] in ours]  # fmt: skip
+    scored = [p for p in peers if "test_nll" in p and p["seed"] in ours]
+    paired = [(ours[p["seed"]], p["test_nll"]) for p in scored]
     diffs = [o - q for o, q in paired]
     return {
         "test_nll_mean": statistics.fmean(vals),
@@ -255,7 +255,7 @@ def summarise(
         "kde_test_nll_novel_mean": _mean([k["test_nll_novel"] for k in kde]),
         "peer_flow_matching_test_nll": peer.get("test_nll") if peer else None,
         "test_nll_seed0": ours.get(seed0),
-        "peer_seeds": [p["seed"] for p in peers if "test_nll" in p and p["seed"] in ours],
+        "peer_seeds": [p["seed"] for p in scored],
         "peer_flow_matching_test_nll_mean": _mean([q for _, q in paired]),
         "test_nll_peer_seeds_mean": _mean([o for o, _ in paired]),
         "peer_paired_diff_mean": _mean(diffs),
