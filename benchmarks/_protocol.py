@@ -59,7 +59,7 @@ class EvalConfig:
 
 
 #: cpu budget: training settings measured on validation NLL (benchmarks/results/earth_levers.md)
-CPU_FIT = {"steps": 8000, "batch_size": 512, "hidden": 256, "depth": 5, "lr": 2e-3,
+CPU_FIT = {"steps": 8000, "batch_size": 512, "hidden": 256, "depth": 5, "lr": 4e-3,
            "eval_every": 1000}  # fmt: skip
 
 
