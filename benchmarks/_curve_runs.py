@@ -1,6 +1,6 @@
 """Cached, resumable training runs evaluated at increasing compute budgets.
 
-Why this file exists: the gap-against-compute curve and the lever measurements train
+The gap-against-compute curve and the lever measurements train
 models for up to half an hour of CPU each, two processes at a time, on a shared machine.
 A run here is one training job continued across budgets b_1 < b_2 < ... (CPU seconds of
 training, :func:`time.process_time`, so contention does not shrink a budget); after each

@@ -1,6 +1,6 @@
 """Budgeted training of the discrete benchmarks' models: the AR baseline and CTMC models.
 
-Why this file exists: the text and sequence benchmarks, the gap-against-compute runner and
+The text and sequence benchmarks, the gap-against-compute runner and
 the lever runner all train for a *time budget* (wall or CPU seconds) rather than a step
 count, and the runners continue one run across several budgets and resume it after a
 kill. One implementation of that loop for each model kind, here:

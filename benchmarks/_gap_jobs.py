@@ -1,6 +1,6 @@
 """The training jobs of the compute curves: AR and CTMC models on text and on MSAs.
 
-Why this file exists: ``benchmarks.text_gap`` and ``benchmarks.text_levers`` continue
+``benchmarks.text_gap`` and ``benchmarks.text_levers`` continue
 training runs across CPU budgets with :func:`benchmarks._curve_runs.run_curve`; a job
 wraps one model, its optimiser state and its evaluation. Jobs build the same networks,
 data and recipes as ``benchmarks.text`` / ``benchmarks.sequences`` (see :func:`text_splits`
@@ -96,8 +96,15 @@ class CTMCJob:
     """A CTMC model on the shared Trainer as a curve job; ``evaluate(posterior) -> dict``
     gets the model as a plain posterior (two passes when self-conditioned)."""
 
-    def __init__(self, space: CTMCSpace, net: nn.Module, train: Tensor, settings: dict,
-                 train_levers: dict, evaluate: Callable) -> None:  # fmt: skip
+    def __init__(
+        self,
+        space: CTMCSpace,
+        net: nn.Module,
+        train: Tensor,
+        settings: dict,
+        train_levers: dict,
+        evaluate: Callable,
+    ) -> None:
         self.space, self.net, self.settings = space, net, settings
         self.trainer = ctmc_trainer(
             space,

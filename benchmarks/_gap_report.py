@@ -1,6 +1,6 @@
 """The report step of ``benchmarks.text_gap``: cached curve points into the result files.
 
-Why this file exists: the curves are measured by separate, resumable processes; this step
+The curves are measured by separate, resumable processes; this step
 reads their cached points and adds them to the committed documents (``gap_curve`` and its
 trend in text.json, ``curve`` per MSA in sequences.json), keeping every other entry and the
 document's ``meta`` (the command that measured the rest), re-renders the Markdown with
@@ -153,8 +153,11 @@ def report(run_dir: Path, out_dir: str | None, recipes: dict, msas: tuple, cache
             0.6,
             below=True,
         )
-        doc["gap_curve_settings"] = {**recipes["text"], "clock": "process CPU seconds",
-                                     "command": "python -m benchmarks.text_gap"}  # fmt: skip
+        doc["gap_curve_settings"] = {
+            **recipes["text"],
+            "clock": "process CPU seconds",
+            "command": "python -m benchmarks.text_gap",
+        }
         written["text"] = write_results("text", doc, meta, out_dir=out, markdown=text._markdown)
         _plot_text(curve)(out / "text_gap.png")
     curves = {n: c for n in msas if (c := _msa_curve(run_dir, n, cached))}

@@ -1,7 +1,7 @@
 """The MNIST benchmark's measurements of a trained model: samples, NFE curve, guidance, bpd.
 
 Every sample goes through :func:`manifold_fm.solvers.sample` and every likelihood through
-:func:`manifold_fm.likelihood.log_prob`; this file only chunks the work, seeds it and
+:func:`manifold_fm.solvers.likelihood.log_prob`; this file only chunks the work, seeds it and
 turns the results into figures. Unconditional samples are the class-conditional model's
 null class (no ``label``: the UNet uses its null-class embedding, the one it learns from
 the condition-dropped rows). Guidance follows ``space.guide``: v = v_u + w (v_c - v_u),
@@ -19,8 +19,7 @@ from torch import Tensor, nn
 from benchmarks._mnist_fid import accuracy, features, fid
 from manifold_fm.conditioning import model_device
 from manifold_fm.data.mnist import bits_per_dim
-from manifold_fm.likelihood import log_prob
-from manifold_fm.solvers import sample
+from manifold_fm.solvers import log_prob, sample
 
 __all__ = ["EVALS_PER_STEP", "bpd_estimate", "cond_accuracy", "draw", "nfe_curve"]
 
@@ -35,10 +34,18 @@ def _generator(model: nn.Module, seed: int) -> torch.Generator:
 
 @torch.no_grad()
 def draw(
-    model: nn.Module, space, n: int, *, method: str, steps: int | None, seed: int,
-    label: Tensor | None = None, guidance: float | None = None, chunk: int = 250,
+    model: nn.Module,
+    space,
+    n: int,
+    *,
+    method: str,
+    steps: int | None,
+    seed: int,
+    label: Tensor | None = None,
+    guidance: float | None = None,
+    chunk: int = 250,
     tol: float = 1e-4,
-) -> tuple[Tensor, float]:  # fmt: skip
+) -> tuple[Tensor, float]:
     """``n`` samples (n, 1, 28, 28) and the mean NFE per sample, in chunks of ``chunk``."""
     out, nfe = [], 0
     for k, lo in enumerate(range(0, n, chunk)):
@@ -46,18 +53,33 @@ def draw(
         dev = model_device(model)
         cond = None if label is None else {"label": label[lo : lo + m].to(dev)}
         res = sample(
-            model, space, m, steps=steps, method=method, cond=cond, guidance_scale=guidance,
-            generator=_generator(model, seed + k), atol=tol, rtol=tol,
-        )  # fmt: skip
+            model,
+            space,
+            m,
+            steps=steps,
+            method=method,
+            cond=cond,
+            guidance_scale=guidance,
+            generator=_generator(model, seed + k),
+            atol=tol,
+            rtol=tol,
+        )
         out.append(res.x.float().cpu())
         nfe += res.nfe
     return torch.cat(out), nfe / max(1, len(out))
 
 
 def nfe_curve(
-    model, space, clf, train_feats: Tensor, *, n: int, nfes: list[int], seed: int,
+    model,
+    space,
+    clf,
+    train_feats: Tensor,
+    *,
+    n: int,
+    nfes: list[int],
+    seed: int,
     log=print,
-) -> list[dict]:  # fmt: skip
+) -> list[dict]:
     """FID of ``n`` unconditional samples against training features for euler, midpoint,
     rk4 at each NFE in ``nfes`` (steps = NFE / evaluations per step, same seed for all)
     and dopri5 (atol = rtol = 1e-4, its own NFE)."""
@@ -67,23 +89,46 @@ def nfe_curve(
         t0 = time.perf_counter()
         x, nfe = draw(model, space, n, method=method, steps=steps or 1, seed=seed)
         f = fid(features(clf, x), train_feats)
-        rows.append({"method": method, "steps": steps, "nfe": nfe, "fid": f,
-                     "wall_s": round(time.perf_counter() - t0, 2)})  # fmt: skip
+        rows.append(
+            {
+                "method": method,
+                "steps": steps,
+                "nfe": nfe,
+                "fid": f,
+                "wall_s": round(time.perf_counter() - t0, 2),
+            }
+        )
         log(f"  nfe curve: {method:<8} steps {steps!s:>4} nfe {nfe:6.1f} fid {f:8.3f}")
     return rows
 
 
 def cond_accuracy(
-    model, space, clf, *, per_class: int, scales: list[float], method: str, steps: int,
-    seed: int, log=print,
-) -> tuple[dict[str, float], dict[str, Tensor]]:  # fmt: skip
+    model,
+    space,
+    clf,
+    *,
+    per_class: int,
+    scales: list[float],
+    method: str,
+    steps: int,
+    seed: int,
+    log=print,
+) -> tuple[dict[str, float], dict[str, Tensor]]:
     """Classifier accuracy of class-conditional samples at each guidance scale, and the
     samples (``per_class`` of each class, grouped by class)."""
     label = torch.arange(10).repeat_interleave(per_class)
     acc, imgs = {}, {}
     for w in scales:
-        x, _ = draw(model, space, label.numel(), method=method, steps=steps, seed=seed,
-                    label=label, guidance=float(w))  # fmt: skip
+        x, _ = draw(
+            model,
+            space,
+            label.numel(),
+            method=method,
+            steps=steps,
+            seed=seed,
+            label=label,
+            guidance=float(w),
+        )
         key = f"{w:g}"
         acc[key], imgs[key] = accuracy(clf, x, label), x
         log(f"  guidance w={key}: classifier accuracy {acc[key]:.3f}")
@@ -100,9 +145,14 @@ def bpd_estimate(
     vals, nfe = [], 0
     for k, lo in enumerate(range(0, x.shape[0], chunk)):
         res = log_prob(
-            model, space, x[lo : lo + chunk], steps=steps, method="rk4",
-            divergence="hutchinson", generator=_generator(model, seed + k),
-        )  # fmt: skip
+            model,
+            space,
+            x[lo : lo + chunk],
+            steps=steps,
+            method="rk4",
+            divergence="hutchinson",
+            generator=_generator(model, seed + k),
+        )
         vals.append(bits_per_dim(-res.log_prob.double().cpu(), d))
         nfe += res.nfe
     b = torch.cat(vals)

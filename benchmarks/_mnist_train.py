@@ -22,12 +22,23 @@ __all__ = ["train_model"]
 
 def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
     return TrainConfig(
-        steps=steps, batch_size=b["batch"], lr=b["lr"], warmup_steps=min(100, steps // 10),
-        lr_schedule="cosine", grad_clip=1.0, ema_decay=b["ema"], cond_dropout=0.1,
-        amp=b["amp"], device=b["device"], seed=seed, log_every=max(1, min(100, steps // 5)),
-        progress=False, out_dir=None if run_dir is None else str(run_dir),
-        ckpt_every=max(1, steps // 10) if run_dir is not None else 0, resume=run_dir is not None,
-    )  # fmt: skip
+        steps=steps,
+        batch_size=b["batch"],
+        lr=b["lr"],
+        warmup_steps=min(100, steps // 10),
+        lr_schedule="cosine",
+        grad_clip=1.0,
+        ema_decay=b["ema"],
+        cond_dropout=0.1,
+        amp=b["amp"],
+        device=b["device"],
+        seed=seed,
+        log_every=max(1, min(100, steps // 5)),
+        progress=False,
+        out_dir=None if run_dir is None else str(run_dir),
+        ckpt_every=max(1, steps // 10) if run_dir is not None else 0,
+        resume=run_dir is not None,
+    )
 
 
 def train_model(space, data: dict, b: dict, run_dir: Path, seed: int, log=print) -> dict:
@@ -47,8 +58,13 @@ def train_model(space, data: dict, b: dict, run_dir: Path, seed: int, log=print)
             space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
         )
         steps = max(10, int(b["minutes"] * 60 / step_s))
-        plan = {"steps": steps, "batch": b["batch"], "probe_step_s": step_s,
-                "model": b["model"], "params": model.n_params()}  # fmt: skip
+        plan = {
+            "steps": steps,
+            "batch": b["batch"],
+            "probe_step_s": step_s,
+            "model": b["model"],
+            "params": model.n_params(),
+        }
         plan_path.write_text(json.dumps(plan, indent=1))
         log(f"train: {plan['params']} params, probe {step_s:.3f} s/step -> {steps} steps")
     trainer = Trainer(space, model, data, _config(b, plan["steps"], run_dir, seed))
@@ -58,9 +74,13 @@ def train_model(space, data: dict, b: dict, run_dir: Path, seed: int, log=print)
     start = trainer.step
     res = trainer.fit()
     done = plan.get("train_wall_s", 0.0) + res.wall_s
-    plan.update(train_wall_s=round(done, 2), final_loss=res.final_loss,
-                train_images_per_s=(res.steps - start) * b["batch"] / max(res.wall_s, 1e-9),
-                losses=res.losses, loss_steps=res.loss_steps)  # fmt: skip
+    plan.update(
+        train_wall_s=round(done, 2),
+        final_loss=res.final_loss,
+        train_images_per_s=(res.steps - start) * b["batch"] / max(res.wall_s, 1e-9),
+        losses=res.losses,
+        loss_steps=res.loss_steps,
+    )
     plan_path.write_text(json.dumps(plan, indent=1))
     log(f"train: {res.steps} steps in {res.wall_s:.0f} s, final loss {res.final_loss:.2f}")
     return {"trainer": trainer, "plan": plan}

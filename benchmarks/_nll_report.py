@@ -110,27 +110,37 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
     ev = results[names[0]]["settings"]["eval"]
     euler, rk4 = f"Euler {ev['test_steps']}", f"rk4 {ev.get('rk4_steps', '-')}"
     lines.append(f"| **manifold-fm ({budgets} budget), {euler}** | " + " | ".join(row) + " |")
-    for label, key in ((f"manifold-fm, {rk4}", "test_nll_rk4_mean"),
-                       ("validation-tuned kernel density estimate", "kde_test_nll_mean"),
-                       ("flow_matching pipeline, equal budget (mean over the peer seeds)",
-                        "peer_flow_matching_test_nll_mean"),
-                       (f"manifold-fm on the peer seeds, {euler}",
-                        "test_nll_peer_seeds_mean")):  # fmt: skip
+    for label, key in (
+        (f"manifold-fm, {rk4}", "test_nll_rk4_mean"),
+        ("validation-tuned kernel density estimate", "kde_test_nll_mean"),
+        (
+            "flow_matching pipeline, equal budget (mean over the peer seeds)",
+            "peer_flow_matching_test_nll_mean",
+        ),
+        (f"manifold-fm on the peer seeds, {euler}", "test_nll_peer_seeds_mean"),
+    ):
         lines.append(f"| {label} | " + " | ".join(_opt(results[n].get(key)) for n in names) + " |")
-    pair = [(results[n].get("peer_paired_diff_mean"), results[n].get("peer_paired_diff_std"))
-            for n in names]  # fmt: skip
+    pair = [
+        (results[n].get("peer_paired_diff_mean"), results[n].get("peer_paired_diff_std"))
+        for n in names
+    ]
     diffs = ["-" if m is None else _fmt(m, sd, d) for m, sd in pair]
-    lines.append("| ours - peer, paired by seed (mean ± std; < 0: ours lower) | "
-                 + " | ".join(diffs) + " |")  # fmt: skip
+    lines.append(
+        "| ours - peer, paired by seed (mean ± std; < 0: ours lower) | " + " | ".join(diffs) + " |"
+    )
     for method, vals in bench.published.items():
         cells = [_fmt(*vals[n], d) for n in names]
         lines.append(f"| {method} (published) | " + " | ".join(cells) + " |")
-    lines += ["", "Honest columns (means over seeds; novel: no training point within the "
-              "radius, geodesic distance; Euler 1000 unless marked rk4):", "",
-              "| dataset | novel test share | flow novel | flow duplicated | flow novel (rk4) | "
-              "KDE novel | KDE duplicated | KDE widths (seed 0: kappa1, kappa2, w) | "
-              "our compute (params x steps x batch) | published compute |",
-              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "Honest columns (means over seeds; novel: no training point within the "
+        "radius, geodesic distance; Euler 1000 unless marked rk4):",
+        "",
+        "| dataset | novel test share | flow novel | flow duplicated | flow novel (rk4) | "
+        "KDE novel | KDE duplicated | KDE widths (seed 0: kappa1, kappa2, w) | "
+        "our compute (params x steps x batch) | published compute |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for n in names:
         r = results[n]
         runs = r["per_run"]
@@ -152,13 +162,19 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
         )
     seeds_s = [f"{n} {results[n].get('peer_seeds', [])}" for n in names]
     lines += ["", "Peer seeds (the paired rows above): " + "; ".join(seeds_s) + "."]
-    skipped = [f"{n}: {results[n]['peer']['skipped']}" for n in names
-               if (results[n].get("peer") or {}).get("skipped")]  # fmt: skip
+    skipped = [
+        f"{n}: {results[n]['peer']['skipped']}"
+        for n in names
+        if (results[n].get("peer") or {}).get("skipped")
+    ]
     if skipped:
         lines += ["", "Peer not run: " + "; ".join(skipped) + "."]
-    lines += ["", "| dataset | seeds | test points duplicating a training point | dopri5 check "
-              "(seed, Euler 1000 / rk4 500 / dopri5) | wall s / run (process CPU s) | settings |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "| dataset | seeds | test points duplicating a training point | dopri5 check "
+        "(seed, Euler 1000 / rk4 500 / dopri5) | wall s / run (process CPU s) | settings |",
+        "|---|---|---|---|---|---|",
+    ]
     for n in names:
         r = results[n]
         runs = r["per_run"]
@@ -167,8 +183,10 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
         chk = next((p for p in runs if "test_nll_dopri5" in p), None)
         chk_s = (
             f"seed {chk['seed']}: {chk['test_nll']:.3f} / {_opt(chk.get('test_nll_rk4'))} / "
-            f"{chk['test_nll_dopri5']:.3f} (tol {chk['dopri5_tol']:g})" if chk else "-"
-        )  # fmt: skip
+            f"{chk['test_nll_dopri5']:.3f} (tol {chk['dopri5_tol']:g})"
+            if chk
+            else "-"
+        )
         per = sum(p["wall_s"] for p in runs) / len(runs)
         cpu = sum(p.get("cpu_s", float("nan")) for p in runs) / len(runs)
         s, fit = r["settings"], r["settings"]["fit"]
@@ -183,13 +201,19 @@ def markdown(bench: NLLBenchmark, results: dict) -> str:
             f"| {n} | {seeds} | {100 * dup:.1f}% | {chk_s} | {per:.0f} (CPU {cpu:.0f}) | {set_s} |"
         )
     hw = results[names[0]]["settings"]["hardware"]
-    lines += ["", "Scorers: Euler 1000 = fixed-step Euler with projection, 1000 steps, exact "
-              "divergence (the literature's scorer, kept for comparability; optimistic for "
-              "sharp models); rk4 500 = geometric rk4, 500 steps; dopri5 = adaptive, float64, "
-              "at the tolerance shown (seed 0 only). The peer is flow_matching's Riemannian "
-              "pipeline (its manifold, GeodesicProbPath, CondOTScheduler, its loss) training "
-              "the same MLP at the same budget, scored with our log_prob (Euler 1000).",
-              "", f"Hardware: {hw}", "", *bench.notes(results)]  # fmt: skip
+    lines += [
+        "",
+        "Scorers: Euler 1000 = fixed-step Euler with projection, 1000 steps, exact "
+        "divergence (the literature's scorer, kept for comparability; optimistic for "
+        "sharp models); rk4 500 = geometric rk4, 500 steps; dopri5 = adaptive, float64, "
+        "at the tolerance shown (seed 0 only). The peer is flow_matching's Riemannian "
+        "pipeline (its manifold, GeodesicProbPath, CondOTScheduler, its loss) training "
+        "the same MLP at the same budget, scored with our log_prob (Euler 1000).",
+        "",
+        f"Hardware: {hw}",
+        "",
+        *bench.notes(results),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -197,16 +221,18 @@ def run_benchmark(bench: NLLBenchmark, argv: list[str] | None = None) -> dict:
     """Parse the command line, run (or read from the run folder) the datasets, merge and
     write JSON, Markdown, PNG."""
     ap = argparse.ArgumentParser(description=bench.doc.split("\n")[0])
-    ap.add_argument("--dataset", nargs="+", default=[bench.default],
-                    choices=[*bench.datasets, "all"])  # fmt: skip
+    ap.add_argument(
+        "--dataset", nargs="+", default=[bench.default], choices=[*bench.datasets, "all"]
+    )
     ap.add_argument("--budget", default="cpu", choices=["quick", "cpu", "paper", "gpu"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--steps", type=int, default=None, help="override training steps")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-png", action="store_true")
     ap.add_argument("--no-peer", action="store_true", help="skip the flow_matching peer")
-    ap.add_argument("--peer-seeds", type=int, default=1,
-                    help="run the peer on the first K seeds (default 1)")  # fmt: skip
+    ap.add_argument(
+        "--peer-seeds", type=int, default=1, help="run the peer on the first K seeds (default 1)"
+    )
     ap.add_argument(
         "--run-dir", default=None, help="cache of finished runs (default runs/<name>_<budget>)"
     )
@@ -242,11 +268,21 @@ def run_benchmark(bench: NLLBenchmark, argv: list[str] | None = None) -> dict:
             fit.steps = args.steps
         published = {m: v[name] for m, v in bench.published.items()}
         entry, models = run_dataset(
-            name, space, data.float().to(device), keys, fit, ev, args.seeds, args.budget,
-            published, cache=cache, kernel=bench.kernel, report_only=args.report_only,
+            name,
+            space,
+            data.float().to(device),
+            keys,
+            fit,
+            ev,
+            args.seeds,
+            args.budget,
+            published,
+            cache=cache,
+            kernel=bench.kernel,
+            report_only=args.report_only,
             peer_manifold=None if args.no_peer else bench.peer_manifold,
             peer_seeds=args.peer_seeds,
-        )  # fmt: skip
+        )
         entry["params"] = _params(models[0])
         runs[name] = Run(entry, [m.cpu() for m in models], keys)
     if args.no_report:

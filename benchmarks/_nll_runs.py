@@ -52,8 +52,11 @@ class RunCache:
             return None
         doc = json.loads(p.read_text())
         if doc["settings"] != settings:
-            diff = sorted(k for k in {*settings, *doc["settings"]}
-                          if settings.get(k) != doc["settings"].get(k))  # fmt: skip
+            diff = sorted(
+                k
+                for k in {*settings, *doc["settings"]}
+                if settings.get(k) != doc["settings"].get(k)
+            )
             raise ResumeMismatchError(
                 f"{p}: cached with other settings ({diff}); use another --run-dir or delete it",
                 diff,
@@ -115,8 +118,9 @@ def run_dataset(
         raise ValueError(f"peer_seeds={peer_seeds}: choose 1 to {len(seeds)} (the seeds run)")
     todo = [(s, "flow") for s in seeds]
     todo += [(s, "peer") for s in seeds[:peer_seeds]] if peer_manifold else []
-    missing = [f"{name}_seed{s}_{m}" for s, m in todo
-               if not cache.path(f"{name}_seed{s}_{m}").exists()]  # fmt: skip
+    missing = [
+        f"{name}_seed{s}_{m}" for s, m in todo if not cache.path(f"{name}_seed{s}_{m}").exists()
+    ]
     if report_only and missing:
         raise MissingRunError(f"runs not in {cache.folder} yet: {missing}")
     per_run, models, peers = [], [], []
@@ -124,8 +128,18 @@ def run_dataset(
         key = f"{name}_seed{seed}_{method}"
         rec = cache.load(key, run_settings)
         if rec is None:
-            rec, model = _run(method, space, data, keys, seed, fit, ev, kernel, peer_manifold,
-                              first=seed == seeds[0])  # fmt: skip
+            rec, model = _run(
+                method,
+                space,
+                data,
+                keys,
+                seed,
+                fit,
+                ev,
+                kernel,
+                peer_manifold,
+                first=seed == seeds[0],
+            )
             cache.save(key, rec, run_settings, model)
             _print(name, method, rec)
         if method == "peer":

@@ -1,6 +1,6 @@
 """flow_matching's discrete pipeline as the peer of our masked CTMC model (text benchmark).
 
-Why this file exists: the text benchmark compares our mask-source model with Meta's
+The text benchmark compares our mask-source model with Meta's
 ``flow_matching`` library at equal budget, same network, same data. Its pipeline as the
 library's text example sets it up:
 

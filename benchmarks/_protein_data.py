@@ -1,13 +1,13 @@
 """The protein benchmark's sets: train/held-out split, real crops, baselines, DSSP check.
 
-Why a file of its own: every set the benchmark scores is built here from the shipped
+Every set the benchmark scores is built here from the shipped
 chains (``MFM_DATA/proteins/pdb``) so the metrics compare like with like:
 
 * :func:`split` -- a fixed-seed permutation of the chains into train and held-out;
 * :func:`real_crops` -- held-out chains cut to a length (a random contiguous window of
   chains at least that long), real N, CA, C, O atoms;
 * :func:`prior_atoms` / :func:`walk_atoms` -- the two baselines, with ideal N, C, O
-  placed by :func:`~manifold_fm.data.proteins_frames.ideal_backbone` (the atoms
+  placed by :func:`~manifold_fm.proteins.frames.ideal_backbone` (the atoms
   ``write_pdb`` writes): prior draws of ``SE3(L)``, and a plain random CA walk (3.8 A
   steps, random directions, no clash rejection) with Haar-random frame rotations;
 * :func:`dssp_agreement` -- pydssp on the real atoms of the TS50 chains against the DSSP
@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._protein_metrics import dssp_labels, random_walk
-from manifold_fm.data.proteins import ProteinSet, ideal_backbone
 from manifold_fm.lie.rotations import random_rotation
+from manifold_fm.proteins import ProteinSet, ideal_backbone
+from manifold_fm.proteins.metrics import dssp_labels, random_walk
 
 __all__ = [
     "dssp_agreement",
@@ -42,9 +42,14 @@ def subset(ps: ProteinSet, idx: list[int]) -> ProteinSet:
     chains = [ps.chain(i) for i in idx]
     lengths = torch.tensor([len(c) for c in chains], dtype=torch.int64)
     offsets = torch.cumsum(lengths, 0) - lengths
-    return ProteinSet(coords=torch.cat(chains), offsets=offsets, lengths=lengths,
-                      names=[ps.names[i] for i in idx],
-                      sequences=[ps.sequences[i] for i in idx], report=ps.report)  # fmt: skip
+    return ProteinSet(
+        coords=torch.cat(chains),
+        offsets=offsets,
+        lengths=lengths,
+        names=[ps.names[i] for i in idx],
+        sequences=[ps.sequences[i] for i in idx],
+        report=ps.report,
+    )
 
 
 def split(ps: ProteinSet, n_held: int, seed: int) -> tuple[ProteinSet, ProteinSet]:
@@ -114,6 +119,10 @@ def dssp_agreement(ps: ProteinSet, ref_dir: Path) -> dict:
             continue
         same += int(sum(a == b for a, b in zip(ref, lab)))
         total, used = total + len(ref), used + 1
-    return {"agreement": same / total if total else None, "chains": used,
-            "skipped_chains": skipped, "residues": total,
-            "mapping": "reference H -> helix, E -> strand, other DSSP classes -> coil"}  # fmt: skip
+    return {
+        "agreement": same / total if total else None,
+        "chains": used,
+        "skipped_chains": skipped,
+        "residues": total,
+        "mapping": "reference H -> helix, E -> strand, other DSSP classes -> coil",
+    }

@@ -14,8 +14,18 @@ import numpy as np
 
 __all__ = ["METRICS", "figure", "markdown", "target_rows"]
 
-METRICS = ("ca_ca_mad", "ca_ca_within_0.1", "clash_rate", "rg_ratio", "helix", "strand",
-           "coil", "tm_diversity", "tm_novelty", "rama_distance")  # fmt: skip
+METRICS = (
+    "ca_ca_mad",
+    "ca_ca_within_0.1",
+    "clash_rate",
+    "rg_ratio",
+    "helix",
+    "strand",
+    "coil",
+    "tm_diversity",
+    "tm_novelty",
+    "rama_distance",
+)
 SETS = ("samples", "real", "prior", "random_walk")
 _COLOURS = {"H": "tab:red", "E": "tab:blue", "-": "0.6"}
 
@@ -57,8 +67,12 @@ def figure(doc: dict, path: Path) -> None:
     mins = [r["train_wall_s"] / 60 for r in curve]
     for key in ("ca_ca_mad", "rg_ratio"):
         ax.plot(mins, [r[key] for r in curve], "o-", label=key)
-    ax.plot(mins, [1 - r["coil"] if r["coil"] is not None else np.nan for r in curve], "o-",
-            label="non-coil")  # fmt: skip
+    ax.plot(
+        mins,
+        [1 - r["coil"] if r["coil"] is not None else np.nan for r in curve],
+        "o-",
+        label="non-coil",
+    )
     ax.plot(mins, [100 * r["clash_rate"] for r in curve], "o-", label="100 x clash_rate")
     ax.set_xlabel("training minutes")
     ax.set_title("learning curve", fontsize=8)
@@ -96,26 +110,50 @@ def target_rows(doc: dict) -> list[dict]:
         sv = vals[0]
         baselines = [vals[2]] + ([] if skip_walk else [vals[3]])
         beats = sv is not None and all(b is not None and better(sv, b) for b in baselines)
-        rows.append({"metric": metric, "target": target, "samples": sv, "real": vals[1],
-                     "prior": vals[2], "walk": vals[3],
-                     "met": bool(sv is not None and ok_abs(sv) and beats)})  # fmt: skip
+        rows.append(
+            {
+                "metric": metric,
+                "target": target,
+                "samples": sv,
+                "real": vals[1],
+                "prior": vals[2],
+                "walk": vals[3],
+                "met": bool(sv is not None and ok_abs(sv) and beats),
+            }
+        )
 
-    add("ca_ca_mad", "<= 0.15 A, < prior (walk exact)", lambda x: x["ca_ca_mad"],
-        lambda v: v <= 0.15, lambda a, b: a < b, skip_walk=True)  # fmt: skip
-    add("clash_rate", "<= 1e-3 per pair, < both baselines", lambda x: x["clash_rate"],
-        lambda v: v <= 1e-3, lambda a, b: a < b)  # fmt: skip
+    add(
+        "ca_ca_mad",
+        "<= 0.15 A, < prior (walk exact)",
+        lambda x: x["ca_ca_mad"],
+        lambda v: v <= 0.15,
+        lambda a, b: a < b,
+        skip_walk=True,
+    )
+    add(
+        "clash_rate",
+        "<= 1e-3 per pair, < both baselines",
+        lambda x: x["clash_rate"],
+        lambda v: v <= 1e-3,
+        lambda a, b: a < b,
+    )
     rg_real = r["rg_ratio"]
-    add("rg_ratio", "within 20% of real, closer than both baselines", lambda x: x["rg_ratio"],
+    add(
+        "rg_ratio",
+        "within 20% of real, closer than both baselines",
+        lambda x: x["rg_ratio"],
         lambda v: abs(v / rg_real - 1) <= 0.2,
-        lambda a, b: abs(a - rg_real) < abs(b - rg_real))  # fmt: skip
-    add("non-coil", ">= 0.3, > both baselines", _noncoil, lambda v: v >= 0.3,
-        lambda a, b: a > b)  # fmt: skip
+        lambda a, b: abs(a - rg_real) < abs(b - rg_real),
+    )
+    add("non-coil", ">= 0.3, > both baselines", _noncoil, lambda v: v >= 0.3, lambda a, b: a > b)
     return rows
 
 
 def _target_table(doc: dict) -> list[str]:
-    lines = ["| check | target | samples | real | prior | random walk | met |",
-             "|---|---|---:|---:|---:|---:|---|"]  # fmt: skip
+    lines = [
+        "| check | target | samples | real | prior | random walk | met |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     for t in target_rows(doc):
         vals = " | ".join(_fmt(t[k]) for k in ("samples", "real", "prior", "walk"))
         lines.append(f"| {t['metric']} | {t['target']} | {vals} | {'yes' if t['met'] else 'no'} |")
@@ -162,8 +200,12 @@ def markdown(doc: dict) -> str:
         "",
     ]
     for length in map(str, s["lengths"]):
-        lines += [f"### {length} residues", "",
-                  *_table({k: doc["per_length"][k].get(length) for k in SETS}), ""]  # fmt: skip
+        lines += [
+            f"### {length} residues",
+            "",
+            *_table({k: doc["per_length"][k].get(length) for k in SETS}),
+            "",
+        ]
     lines += [
         "## Learning curve (samples of "
         f"{s['curve_n']} x {s['curve_length']} residues after each training chunk)",

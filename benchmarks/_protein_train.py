@@ -20,11 +20,11 @@ import torch
 
 from benchmarks._budgeted import probe_step_s
 from benchmarks._protein_data import frames_to_atoms
-from benchmarks._protein_metrics import set_metrics
-from manifold_fm.data.proteins import protein_loader
-from manifold_fm.nn import SelfConditioning, X1Prediction, frame_velocity_model
+from manifold_fm.nn import SelfConditioning, X1Prediction
+from manifold_fm.proteins import frame_velocity_model, protein_loader
+from manifold_fm.proteins.backbone_space import BackboneSE3
+from manifold_fm.proteins.metrics import set_metrics
 from manifold_fm.solvers import RotationRate, sample_with_final_jump
-from manifold_fm.spaces.se3_backbone import BackboneSE3
 from manifold_fm.train import TrainConfig, Trainer
 
 __all__ = ["draw", "make_space", "train_model"]
@@ -37,15 +37,25 @@ def make_space(b: dict, length: int) -> BackboneSE3:
 
 def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
     return TrainConfig(
-        steps=steps, batch_size=b["batch"], lr=b["lr"], warmup_steps=min(100, steps // 10),
-        lr_schedule="cosine", grad_clip=1.0, ema_decay=b["ema"], device=b["device"],
-        seed=seed, loss_form="x1", loss_weighting="frameflow",
+        steps=steps,
+        batch_size=b["batch"],
+        lr=b["lr"],
+        warmup_steps=min(100, steps // 10),
+        lr_schedule="cosine",
+        grad_clip=1.0,
+        ema_decay=b["ema"],
+        device=b["device"],
+        seed=seed,
+        loss_form="x1",
+        loss_weighting="frameflow",
         self_condition=b.get("self_condition", True),
-        coupling=b["coupling"], log_every=max(1, min(50, steps // 10)), progress=False,
+        coupling=b["coupling"],
+        log_every=max(1, min(50, steps // 10)),
+        progress=False,
         out_dir=None if run_dir is None else str(run_dir),
         ckpt_every=max(1, steps // 12) if run_dir is not None else 0,
         resume=run_dir is not None,
-    )  # fmt: skip
+    )
 
 
 def draw(model: X1Prediction, b: dict, length: int, n: int, seed: int) -> torch.Tensor:
@@ -62,9 +72,15 @@ def draw(model: X1Prediction, b: dict, length: int, n: int, seed: int) -> torch.
     was = model.training
     model.eval()
     with torch.no_grad():
-        res = sample_with_final_jump(velocity, space, n, steps=b["sample_steps"],
-                                     policies=[RotationRate(b["rotation_rate"])], generator=g,
-                                     device=b["device"])  # fmt: skip
+        res = sample_with_final_jump(
+            velocity,
+            space,
+            n,
+            steps=b["sample_steps"],
+            policies=[RotationRate(b["rotation_rate"])],
+            generator=g,
+            device=b["device"],
+        )
     model.train(was)
     return res.x.detach().cpu()
 
@@ -74,9 +90,15 @@ def _settings(b: dict) -> dict:
     return {k: b[k] for k in keys if k in b}
 
 
-def train_model(train_set, b: dict, run_dir: Path, seed: int,
-                log: Callable[[str], None] = print, steps: int | None = None,
-                chunks: int | None = None) -> dict:  # fmt: skip
+def train_model(
+    train_set,
+    b: dict,
+    run_dir: Path,
+    seed: int,
+    log: Callable[[str], None] = print,
+    steps: int | None = None,
+    chunks: int | None = None,
+) -> dict:
     """Train on ``train_set`` (a ProteinSet); return ``{"trainer", "plan"}``.
 
     ``plan``: steps, probe step time, training wall seconds, params, settings, losses and
@@ -90,8 +112,9 @@ def train_model(train_set, b: dict, run_dir: Path, seed: int,
     torch.manual_seed(seed)
     space = make_space(b, b["crop"])
     model = frame_velocity_model(space, **b["model"])
-    data = protein_loader(train_set, n_frames=b["crop"], batch_size=b["batch"],
-                          crop_length=b["crop"], seed=seed)  # fmt: skip
+    data = protein_loader(
+        train_set, n_frames=b["crop"], batch_size=b["batch"], crop_length=b["crop"], seed=seed
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
     plan_path = run_dir / "plan.json"
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
@@ -102,9 +125,14 @@ def train_model(train_set, b: dict, run_dir: Path, seed: int,
                 space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
             )
             steps = max(b["curve_points"], int(b["minutes"] * 60 / step_s))
-        plan = {"steps": steps, "probe_step_s": step_s, "settings": _settings(b),
-                "params": sum(p.numel() for p in model.parameters()), "curve": [],
-                "train_wall_s": 0.0}  # fmt: skip
+        plan = {
+            "steps": steps,
+            "probe_step_s": step_s,
+            "settings": _settings(b),
+            "params": sum(p.numel() for p in model.parameters()),
+            "curve": [],
+            "train_wall_s": 0.0,
+        }
         plan_path.write_text(json.dumps(plan, indent=1))
         how = "fixed" if step_s is None else f"probe {step_s:.3f} s/step ->"
         log(f"train: {plan['params']:,} params, {how} {steps} steps")
@@ -122,13 +150,22 @@ def train_model(train_set, b: dict, run_dir: Path, seed: int,
         res = trainer.fit(until=until)
         plan["train_wall_s"] = round(plan["train_wall_s"] + res.wall_s, 2)
         x = draw(trainer.ema_model, b, b["curve_length"], b["curve_n"], seed + 1000 + k)
-        row = {"step": until, "train_wall_s": plan["train_wall_s"], "loss": res.final_loss,
-               **set_metrics(frames_to_atoms(x), tm=False)}  # fmt: skip
+        row = {
+            "step": until,
+            "train_wall_s": plan["train_wall_s"],
+            "loss": res.final_loss,
+            **set_metrics(frames_to_atoms(x), tm=False),
+        }
         plan["curve"].append(row)
-        plan.update(final_loss=res.final_loss, losses=plan.get("losses", []) + res.losses,
-                    loss_steps=plan.get("loss_steps", []) + res.loss_steps)  # fmt: skip
+        plan.update(
+            final_loss=res.final_loss,
+            losses=plan.get("losses", []) + res.losses,
+            loss_steps=plan.get("loss_steps", []) + res.loss_steps,
+        )
         plan_path.write_text(json.dumps(plan, indent=1))
-        log(f"curve: step {until}/{plan['steps']} ({plan['train_wall_s']:.0f} s) loss "
+        log(
+            f"curve: step {until}/{plan['steps']} ({plan['train_wall_s']:.0f} s) loss "
             f"{res.final_loss:.3f} mad {row['ca_ca_mad']:.3f} clash {row['clash_rate']:.4f} "
-            f"rg {row['rg_ratio']:.2f} helix {row['helix']} strand {row['strand']}")  # fmt: skip
+            f"rg {row['rg_ratio']:.2f} helix {row['helix']} strand {row['strand']}"
+        )
     return {"trainer": trainer, "plan": plan}

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from benchmarks._fit import FitConfig, FitResult, fit_flow
 from benchmarks._kde import fit_kde
 from manifold_fm.data.splits import duplicate_share, novel_mask, random_split_indices
-from manifold_fm.likelihood import log_prob
+from manifold_fm.solvers import log_prob
 from manifold_fm.spaces.base import ManifoldSpace
 
 __all__ = [
@@ -59,8 +59,14 @@ class EvalConfig:
 
 
 #: cpu budget: training settings measured on validation NLL (benchmarks/results/earth_levers.md)
-CPU_FIT = {"steps": 8000, "batch_size": 512, "hidden": 256, "depth": 5, "lr": 4e-3,
-           "eval_every": 1000}  # fmt: skip
+CPU_FIT = {
+    "steps": 8000,
+    "batch_size": 512,
+    "hidden": 256,
+    "depth": 5,
+    "lr": 4e-3,
+    "eval_every": 1000,
+}
 
 
 def budget_config(
@@ -78,17 +84,24 @@ def budget_config(
     """
     feats = dict(features or {})
     if budget == "quick":
-        fit = FitConfig(steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150,
-                        **feats)  # fmt: skip
+        fit = FitConfig(
+            steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150, **feats
+        )
         return fit, EvalConfig(val_steps=50, test_steps=200, rk4_steps=50)
     if budget == "cpu":
         return FitConfig(**CPU_FIT, **feats), EvalConfig(val_steps=100, test_steps=1000)
     if budget in ("paper", "gpu"):
         width, layers, batch, lr, wd = paper[name]
         fit = FitConfig(
-            steps=1_000_000, batch_size=batch, hidden=width, depth=layers - 1, lr=lr,
-            weight_decay=wd, eval_every=1000, **(feats if budget == "gpu" else {}),
-        )  # fmt: skip
+            steps=1_000_000,
+            batch_size=batch,
+            hidden=width,
+            depth=layers - 1,
+            lr=lr,
+            weight_decay=wd,
+            eval_every=1000,
+            **(feats if budget == "gpu" else {}),
+        )
         return fit, EvalConfig(val_steps=1000, test_steps=1000)
     raise ValueError(f"unknown budget {budget!r}; choose quick, cpu, paper or gpu")
 
@@ -116,9 +129,14 @@ def _split_nll(lp: Tensor, novel: Tensor) -> dict[str, float | None]:
 
 
 def score_test(
-    model: nn.Module, space: ManifoldSpace, test: Tensor, novel: Tensor, ev: EvalConfig,
-    *, rk4: bool = True,
-) -> dict:  # fmt: skip
+    model: nn.Module,
+    space: ManifoldSpace,
+    test: Tensor,
+    novel: Tensor,
+    ev: EvalConfig,
+    *,
+    rk4: bool = True,
+) -> dict:
     """Test NLL of a selected model: Euler ``test_steps`` (all / novel / duplicated) and,
     with ``rk4``, rk4 ``rk4_steps``; with timings."""
     t0 = time.perf_counter()
@@ -134,8 +152,11 @@ def score_test(
         t1 = time.perf_counter()
         lp4 = point_log_probs(model, space, test, ev.rk4_steps, "rk4", batch_size=ev.batch_size)
         parts4 = _split_nll(lp4, novel)
-        rec.update(test_nll_rk4=parts4["all"], test_nll_rk4_novel=parts4["novel"],
-                   rk4_s=time.perf_counter() - t1)  # fmt: skip
+        rec.update(
+            test_nll_rk4=parts4["all"],
+            test_nll_rk4_novel=parts4["novel"],
+            rk4_s=time.perf_counter() - t1,
+        )
     return rec
 
 
@@ -145,10 +166,16 @@ def kde_record(kernel: str, train: Tensor, val: Tensor, test: Tensor, novel: Ten
     kde = fit_kde(kernel, train, val)
     parts = _split_nll(kde.log_density(test), novel)
     return {
-        "kernel": kernel, "kappa1": kde.kappa1, "kappa2": kde.kappa2, "weight": kde.weight,
-        "val_nll": kde.val_nll, "test_nll": parts["all"], "test_nll_novel": parts["novel"],
-        "test_nll_duplicated": parts["duplicated"], "kde_s": time.perf_counter() - t0,
-    }  # fmt: skip
+        "kernel": kernel,
+        "kappa1": kde.kappa1,
+        "kappa2": kde.kappa2,
+        "weight": kde.weight,
+        "val_nll": kde.val_nll,
+        "test_nll": parts["all"],
+        "test_nll_novel": parts["novel"],
+        "test_nll_duplicated": parts["duplicated"],
+        "kde_s": time.perf_counter() - t0,
+    }
 
 
 def run_seed(

@@ -1,6 +1,6 @@
 """text.md: the Markdown of benchmarks/results/text.json.
 
-Why this file exists: text.json is written by three commands (``benchmarks.text``, and the
+Text.json is written by three commands (``benchmarks.text``, and the
 report steps of ``benchmarks.text_gap`` and ``benchmarks.text_levers``, which add
 ``gap_curve`` and ``levers``); one renderer draws every section from the document, and
 leaves out the sections of keys a document does not have.

@@ -1,6 +1,6 @@
 """Baselines and sample statistics shared by the text and sequence benchmarks.
 
-Why this file exists: both discrete benchmarks compare a CTMC model with an autoregressive
+Both discrete benchmarks compare a CTMC model with an autoregressive
 model of the same architecture (``SequenceTransformer(causal=True)``) trained for the same
 budget (process CPU seconds), and score samples with n-gram Jensen-Shannon divergences and
 single-site / pair-correlation Pearson r. One implementation of each, here (the budgeted

@@ -23,20 +23,36 @@ import torch
 from benchmarks._nll_report import NLLBenchmark, Run, pyplot, run_benchmark
 from manifold_fm.data.earth import EARTH_DATASETS, latlon_to_xyz, load_earth, load_earth_latlon
 from manifold_fm.data.splits import novel_mask, random_split_indices
-from manifold_fm.likelihood import log_prob
+from manifold_fm.solvers import log_prob
 from manifold_fm.spaces.sphere import Sphere
 
 #: published test NLL (mean, std) per method and dataset (RFM Table 2 and the papers cited)
 PUBLISHED = {
-    "RFM": {"volcano": (-7.93, 1.67), "earthquake": (-0.28, 0.08), "flood": (0.42, 0.05),
-            "fire": (-1.86, 0.11)},
-    "RDM": {"volcano": (-6.61, 0.96), "earthquake": (-0.40, 0.05), "flood": (0.43, 0.07),
-            "fire": (-1.38, 0.05)},
-    "RSGM": {"volcano": (-4.92, 0.25), "earthquake": (-0.19, 0.07), "flood": (0.45, 0.17),
-             "fire": (-1.33, 0.06)},
-    "Moser Flow": {"volcano": (-4.21, 0.17), "earthquake": (-0.16, 0.06),
-                   "flood": (0.57, 0.10), "fire": (-1.28, 0.05)},
-}  # fmt: skip
+    "RFM": {
+        "volcano": (-7.93, 1.67),
+        "earthquake": (-0.28, 0.08),
+        "flood": (0.42, 0.05),
+        "fire": (-1.86, 0.11),
+    },
+    "RDM": {
+        "volcano": (-6.61, 0.96),
+        "earthquake": (-0.40, 0.05),
+        "flood": (0.43, 0.07),
+        "fire": (-1.38, 0.05),
+    },
+    "RSGM": {
+        "volcano": (-4.92, 0.25),
+        "earthquake": (-0.19, 0.07),
+        "flood": (0.45, 0.17),
+        "fire": (-1.33, 0.06),
+    },
+    "Moser Flow": {
+        "volcano": (-4.21, 0.17),
+        "earthquake": (-0.16, 0.06),
+        "flood": (0.57, 0.10),
+        "fire": (-1.28, 0.05),
+    },
+}
 
 #: RFM configs (width, linear layers, batch, lr, weight decay) for the paper budget
 _PAPER = {
@@ -65,16 +81,24 @@ def density_map(models: dict, splits: dict, path, steps: int = 100) -> None:
         lp = log_prob(model, sp, grid, steps=steps, batch_size=4096).log_prob.double()
         log10 = (lp / math.log(10)).reshape(glat.shape).numpy()
         top = float(log10.max())
-        mesh = ax.pcolormesh(lon.numpy(), lat.numpy(), log10, cmap="viridis", shading="auto",
-                             vmin=top - 4, vmax=top)  # fmt: skip
+        mesh = ax.pcolormesh(
+            lon.numpy(), lat.numpy(), log10, cmap="viridis", shading="auto", vmin=top - 4, vmax=top
+        )
         fig.colorbar(mesh, ax=ax, label="log10 density (per sr)")
         ll, train, test, novel = splits[name]
         ax.scatter(ll[train, 1], ll[train, 0], s=0.3, c="black", alpha=0.3, linewidths=0)
         dup = test[~novel]
         ax.scatter(ll[dup, 1], ll[dup, 0], s=4, c="red", linewidths=0, label="test, duplicated")
         nov = test[novel]
-        ax.scatter(ll[nov, 1], ll[nov, 0], s=10, facecolors="none", edgecolors="white",
-                   linewidths=0.6, label="test, novel")  # fmt: skip
+        ax.scatter(
+            ll[nov, 1],
+            ll[nov, 0],
+            s=10,
+            facecolors="none",
+            edgecolors="white",
+            linewidths=0.6,
+            label="test, novel",
+        )
         ax.set_title(f"{name} (seed 0): {int(novel.sum())} novel / {len(test)} test points")
         ax.set_xlim(-180, 180)
         ax.set_ylim(-90, 90)

@@ -52,10 +52,16 @@ def main(argv: list[str] | None = None) -> dict:
     split = random_split_indices(data.shape[0], 0)
     train, val = data[split.train], data[split.val]
     cfg = FitConfig(
-        steps=args.steps, batch_size=args.batch, hidden=args.hidden, depth=args.depth,
-        lr=args.lr, eval_every=args.eval_every, features=args.features,
-        octaves=args.octaves, harmonics=args.harmonics,
-    )  # fmt: skip
+        steps=args.steps,
+        batch_size=args.batch,
+        hidden=args.hidden,
+        depth=args.depth,
+        lr=args.lr,
+        eval_every=args.eval_every,
+        features=args.features,
+        octaves=args.octaves,
+        harmonics=args.harmonics,
+    )
     t0, c0 = time.perf_counter(), time.process_time()
     res = fit_flow(space, train, cfg, score=lambda m: nll(m, space, val, args.val_steps, "euler"))
     t_train, c_train = time.perf_counter() - t0, time.process_time() - c0

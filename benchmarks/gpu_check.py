@@ -63,7 +63,7 @@ def _finite(values: list[float]) -> bool:
 
 def _s2_parts(dev: torch.device, n: int):
     from manifold_fm import Sphere
-    from manifold_fm.demo import demo_target
+    from manifold_fm.cli.demo import demo_target
     from manifold_fm.nn import TangentModel, TimeMLP
 
     space = Sphere(2)
@@ -96,8 +96,7 @@ def check_sample_log_prob_elbo(dev: torch.device) -> str:
     from discrete_fm import CTMCSpace
     from discrete_fm.elbo import elbo
     from discrete_fm.transformer import SequenceTransformer
-    from manifold_fm.likelihood import log_prob
-    from manifold_fm.solvers import sample
+    from manifold_fm.solvers import log_prob, sample
 
     space, x1, model = _s2_parts(dev, 64)
     xs = sample(model, space, 64, steps=8, method="rk4").x

@@ -30,24 +30,75 @@ from manifold_fm.data.mnist import load_mnist_split
 SEED = 0
 _SMALL = {"base_channels": 16, "channel_mults": [1, 2, 4], "num_res_blocks": 1, "attn_heads": 4}
 BUDGETS: dict[str, dict] = {
-    "cpu": {"model": _SMALL, "batch": 64, "lr": 2e-3, "ema": 0.999, "amp": "off",
-            "device": "cpu", "minutes": 20.0, "probe_steps": 5, "threads": 2,
-            "clf_epochs": 3, "n_fid": 1000, "n_curve": 128, "nfes": [8, 16, 32, 64, 128],
-            "per_class": 20, "n_bpd": 100, "bpd_steps": 128, "main": ("rk4", 8)},
-    "gpu": {"model": {"base_channels": 64, "channel_mults": [1, 2, 2], "num_res_blocks": 2,
-                      "attn_heads": 4},
-            "batch": 256, "lr": 1e-3, "ema": 0.9995, "amp": "bf16", "device": "cuda",
-            "minutes": 8.0, "probe_steps": 10, "threads": 8, "clf_epochs": 5, "n_fid": 1000,
-            "n_curve": 500, "nfes": [8, 16, 32, 64, 128], "per_class": 100, "n_bpd": 500,
-            "bpd_steps": 128, "main": ("rk4", 16)},
-    "smoke": {"model": {"base_channels": 8, "channel_mults": [1, 2], "num_res_blocks": 1,
-                        "attn_heads": 2},
-              "batch": 16, "lr": 2e-3, "ema": 0.9, "amp": "off", "device": "cpu",
-              "minutes": 0.1, "probe_steps": 2, "threads": 1, "clf_epochs": 1,
-              "clf_images": 2000, "n_fid": 64, "n_curve": 16, "nfes": [8], "per_class": 2,
-              "n_bpd": 8, "bpd_steps": 2,
-              "main": ("euler", 4)},
-}  # fmt: skip
+    "cpu": {
+        "model": _SMALL,
+        "batch": 64,
+        "lr": 2e-3,
+        "ema": 0.999,
+        "amp": "off",
+        "device": "cpu",
+        "minutes": 20.0,
+        "probe_steps": 5,
+        "threads": 2,
+        "clf_epochs": 3,
+        "n_fid": 1000,
+        "n_curve": 128,
+        "nfes": [8, 16, 32, 64, 128],
+        "per_class": 20,
+        "n_bpd": 100,
+        "bpd_steps": 128,
+        "main": ("rk4", 8),
+    },
+    "gpu": {
+        "model": {
+            "base_channels": 64,
+            "channel_mults": [1, 2, 2],
+            "num_res_blocks": 2,
+            "attn_heads": 4,
+        },
+        "batch": 256,
+        "lr": 1e-3,
+        "ema": 0.9995,
+        "amp": "bf16",
+        "device": "cuda",
+        "minutes": 8.0,
+        "probe_steps": 10,
+        "threads": 8,
+        "clf_epochs": 5,
+        "n_fid": 1000,
+        "n_curve": 500,
+        "nfes": [8, 16, 32, 64, 128],
+        "per_class": 100,
+        "n_bpd": 500,
+        "bpd_steps": 128,
+        "main": ("rk4", 16),
+    },
+    "smoke": {
+        "model": {
+            "base_channels": 8,
+            "channel_mults": [1, 2],
+            "num_res_blocks": 1,
+            "attn_heads": 2,
+        },
+        "batch": 16,
+        "lr": 2e-3,
+        "ema": 0.9,
+        "amp": "off",
+        "device": "cpu",
+        "minutes": 0.1,
+        "probe_steps": 2,
+        "threads": 1,
+        "clf_epochs": 1,
+        "clf_images": 2000,
+        "n_fid": 64,
+        "n_curve": 16,
+        "nfes": [8],
+        "per_class": 2,
+        "n_bpd": 8,
+        "bpd_steps": 2,
+        "main": ("euler", 4),
+    },
+}
 SCALES = [0.0, 1.0, 3.0]
 
 
@@ -75,8 +126,14 @@ def run(
 
     t1 = time.perf_counter()
     n_clf = b.get("clf_images", train["x1"].shape[0])
-    clf, clf_acc = train_classifier(train["x1"][:n_clf], train["label"][:n_clf], held["x1"],
-                                    held["label"], epochs=b["clf_epochs"], seed=SEED)  # fmt: skip
+    clf, clf_acc = train_classifier(
+        train["x1"][:n_clf],
+        train["label"][:n_clf],
+        held["x1"],
+        held["label"],
+        epochs=b["clf_epochs"],
+        seed=SEED,
+    )
     _log(f"classifier: held-out accuracy {clf_acc:.4f}")
     f_train, f_held = features(clf, train["x1"]), features(clf, held["x1"])
     floor = fid(f_held, f_train)
@@ -86,23 +143,31 @@ def run(
     _log(f"FID ({b['n_fid']} samples, {method} {nfe:.0f} NFE): {fid_main:.3f}, floor {floor:.3f}")
     n_curve = b["n_curve"]
     floor_curve = fid(f_held[:n_curve], f_train)
-    curve = nfe_curve(model, space, clf, f_train, n=n_curve, nfes=b["nfes"], seed=SEED + 20,
-                      log=_log)  # fmt: skip
+    curve = nfe_curve(
+        model, space, clf, f_train, n=n_curve, nfes=b["nfes"], seed=SEED + 20, log=_log
+    )
     acc, cond_imgs = cond_accuracy(
-        model, space, clf, per_class=b["per_class"], scales=SCALES, method=method, steps=steps,
-        seed=SEED + 30, log=_log,
-    )  # fmt: skip
-    bpd, bpd_se, bpd_nfe = bpd_estimate(model, space, held["x1"][: b["n_bpd"]],
-                                        steps=b["bpd_steps"], seed=SEED + 40)  # fmt: skip
+        model,
+        space,
+        clf,
+        per_class=b["per_class"],
+        scales=SCALES,
+        method=method,
+        steps=steps,
+        seed=SEED + 30,
+        log=_log,
+    )
+    bpd, bpd_se, bpd_nfe = bpd_estimate(
+        model, space, held["x1"][: b["n_bpd"]], steps=b["bpd_steps"], seed=SEED + 40
+    )
     _log(f"bits/dim ({b['n_bpd']} held-out): {bpd:.4f} +- {bpd_se:.4f}")
     # the log-determinant needs many steps: the same estimate at fewer steps on a subset
     # shows how far from converged a cheaper solve is
     n_chk = min(20, b["n_bpd"])
     bpd_by_steps = {
         str(k): bpd_estimate(model, space, held["x1"][:n_chk], steps=k, seed=SEED + 40)[0]
-        for k in sorted({max(1, b["bpd_steps"] // 16), max(1, b["bpd_steps"] // 4),
-                         b["bpd_steps"]})
-    }  # fmt: skip
+        for k in sorted({max(1, b["bpd_steps"] // 16), max(1, b["bpd_steps"] // 4), b["bpd_steps"]})
+    }
     _log(f"bits/dim of {n_chk} held-out images by rk4 steps: {bpd_by_steps}")
     t_eval = time.perf_counter() - t1
 
@@ -116,24 +181,49 @@ def run(
             lambda p, g=grid, w=w: save_grid(g, min(per, 10), p, f"one row per class, w={w}"),
         )
     payload = {
-        "budget": budget, "fid": fid_main, "fid_floor": floor, "fid_ratio": fid_main / floor,
-        "fid_samples": b["n_fid"], "fid_method": method, "fid_nfe": nfe,
-        "feature_dim": FEATURE_DIM, "classifier_accuracy": clf_acc,
-        "cond_accuracy": acc, "cond_samples_per_class": per, "bits_per_dim": bpd,
-        "bits_per_dim_stderr": bpd_se, "bpd_images": b["n_bpd"],
-        "bpd_by_steps": bpd_by_steps, "bpd_by_steps_images": n_chk,
+        "budget": budget,
+        "fid": fid_main,
+        "fid_floor": floor,
+        "fid_ratio": fid_main / floor,
+        "fid_samples": b["n_fid"],
+        "fid_method": method,
+        "fid_nfe": nfe,
+        "feature_dim": FEATURE_DIM,
+        "classifier_accuracy": clf_acc,
+        "cond_accuracy": acc,
+        "cond_samples_per_class": per,
+        "bits_per_dim": bpd,
+        "bits_per_dim_stderr": bpd_se,
+        "bpd_images": b["n_bpd"],
+        "bpd_by_steps": bpd_by_steps,
+        "bpd_by_steps_images": n_chk,
         "bpd_solver": f"rk4, {b['bpd_steps']} steps ({bpd_nfe} NFE), Hutchinson, 1 probe",
-        "nfe_curve": curve, "nfe_curve_samples": n_curve, "fid_floor_curve": floor_curve,
-        "train_images_per_s": plan.get("train_images_per_s"), "train_steps": plan["steps"],
-        "train_batch": plan["batch"], "train_wall_s": plan.get("train_wall_s"),
-        "train_minutes_budget": b["minutes"], "final_loss": plan.get("final_loss"),
-        "params": plan["params"], "model": plan["model"], "threads": b["threads"],
-        "wall_s_train_phase": round(t_train, 2), "wall_s_eval": round(t_eval, 2),
-        "guidance_rule": "v = v_u + w (v_c - v_u)", "cond_dropout": 0.1,
-    }  # fmt: skip
+        "nfe_curve": curve,
+        "nfe_curve_samples": n_curve,
+        "fid_floor_curve": floor_curve,
+        "train_images_per_s": plan.get("train_images_per_s"),
+        "train_steps": plan["steps"],
+        "train_batch": plan["batch"],
+        "train_wall_s": plan.get("train_wall_s"),
+        "train_minutes_budget": b["minutes"],
+        "final_loss": plan.get("final_loss"),
+        "params": plan["params"],
+        "model": plan["model"],
+        "threads": b["threads"],
+        "wall_s_train_phase": round(t_train, 2),
+        "wall_s_eval": round(t_eval, 2),
+        "guidance_rule": "v = v_u + w (v_c - v_u)",
+        "cond_dropout": 0.1,
+    }
     meta = make_meta("mnist", seeds=[SEED], wall_s=round(time.perf_counter() - t0, 2), argv=argv)
-    doc = write_results("mnist", payload, meta, out_dir=out_dir, markdown=markdown,
-                        figure=lambda p: figure(curve, floor_curve, p))  # fmt: skip
+    doc = write_results(
+        "mnist",
+        payload,
+        meta,
+        out_dir=out_dir,
+        markdown=markdown,
+        figure=lambda p: figure(curve, floor_curve, p),
+    )
     _log(f"wrote {out_dir / 'mnist.json'}")
     return doc
 

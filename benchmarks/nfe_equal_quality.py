@@ -2,7 +2,7 @@
 
     python -m benchmarks.nfe_equal_quality [--quick] [--steps 3000] [--out-dir DIR]
 
-On the demo's S^2 vMF mixture (exact density: manifold_fm.demo.demo_target) one flow is
+On the demo's S^2 vMF mixture (exact density: manifold_fm.cli.demo.demo_target) one flow is
 trained per coupling (``independent``, ``ot`` = blocked exact, ``sinkhorn``) with the same
 budget, model, data and seed. For each coupling:
 
@@ -32,11 +32,10 @@ import torch
 from benchmarks import speed
 from benchmarks.results_io import add_output_args, make_meta, read_results, write_results
 from manifold_fm import Sphere
+from manifold_fm.cli.demo import demo_target
 from manifold_fm.cli.registry import MODELS
-from manifold_fm.demo import demo_target
-from manifold_fm.likelihood import log_prob
 from manifold_fm.metrics import mmd2
-from manifold_fm.solvers import sample
+from manifold_fm.solvers import log_prob, sample
 from manifold_fm.train import TrainConfig, Trainer
 
 __all__ = ["main"]
@@ -204,9 +203,13 @@ def main(argv: list[str] | None = None) -> dict:
     payload["rows"] = [r for r in old["rows"] if r["name"] != row["name"]] + [row]
     md = _markdown(table, floor, args)
     write_results(
-        "speed", payload, old["meta"], out_dir=args.out_dir, markdown=speed.markdown,
+        "speed",
+        payload,
+        old["meta"],
+        out_dir=args.out_dir,
+        markdown=speed.markdown,
         texts={"nfe_equal_quality.md": md},
-    )  # fmt: skip
+    )
     print(md)
     return {"row": row, "table": table}
 

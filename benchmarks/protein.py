@@ -10,7 +10,7 @@ permutation into ``n_held`` held-out chains and the rest for training
 crops, checkpointed in ``--run-dir`` with a learning curve (:mod:`benchmarks._protein_train`).
 Sampling: Euler with the rotation-rate schedule (exp rate 10) and the final jump.
 Scored sets at each length: samples, held-out real crops, prior draws, a plain random CA
-walk; metrics in :mod:`benchmarks._protein_metrics`, pages in :mod:`benchmarks._protein_report`.
+walk; metrics in :mod:`manifold_fm.proteins.metrics`, pages in :mod:`benchmarks._protein_report`.
 """
 
 from __future__ import annotations
@@ -30,44 +30,97 @@ from benchmarks._protein_data import (
     split,
     walk_atoms,
 )
-from benchmarks._protein_metrics import (
+from benchmarks._protein_report import METRICS, figure, markdown
+from benchmarks._protein_train import draw, make_space, train_model
+from benchmarks.results_io import make_meta, write_results
+from benchmarks.timing import time_blocks
+from manifold_fm.proteins import load_proteins, shipped_proteins_dir, write_pdb
+from manifold_fm.proteins.metrics import (
     UNAVAILABLE,
     dihedrals,
     dssp_labels,
     rama_histogram,
     set_metrics,
 )
-from benchmarks._protein_report import METRICS, figure, markdown
-from benchmarks._protein_train import draw, make_space, train_model
-from benchmarks.results_io import make_meta, write_results
-from benchmarks.timing import time_blocks
-from manifold_fm.data.proteins import load_proteins, shipped_proteins_dir, write_pdb
 
 SEED = 0
 SETS = ("samples", "real", "prior", "random_walk")
-_SPACE = {"trans_scale": 10.0, "aux_atom_weight": 0.25, "aux_pair_weight": 0.25,
-          "aux_t_min": 0.75}  # fmt: skip
+_SPACE = {"trans_scale": 10.0, "aux_atom_weight": 0.25, "aux_pair_weight": 0.25, "aux_t_min": 0.75}
 _CPU_MODEL = {"dim": 128, "edge_dim": 64, "n_layers": 3, "heads": 4, "k": 16}
-_COMMON = {"space": _SPACE, "lr": 1e-3, "coupling": "kabsch_ot", "rotation_rate": 10.0,
-           "n_held": 40, "device": "cpu"}  # fmt: skip
+_COMMON = {
+    "space": _SPACE,
+    "lr": 1e-3,
+    "coupling": "kabsch_ot",
+    "rotation_rate": 10.0,
+    "n_held": 40,
+    "device": "cpu",
+}
 BUDGETS: dict[str, dict] = {
-    "cpu": {**_COMMON, "model": _CPU_MODEL, "batch": 16, "crop": 64, "ema": 0.999,
-            "minutes": 60.0, "threads": 1, "probe_steps": 5, "curve_points": 8,
-            "curve_n": 8, "curve_length": 64, "lengths": [50, 75, 100, 150], "per_length": 10,
-            "sample_steps": 100, "novelty_ref": 50, "pdb_per_length": 2},
-    "gpu": {**_COMMON, "model": {"dim": 144, "edge_dim": 64, "n_layers": 5, "heads": 4,
-                                 "k": 24},
-            "batch": 32, "crop": 128, "ema": 0.999, "device": "cuda", "minutes": 8.0,
-            "threads": 8, "probe_steps": 10, "curve_points": 6, "curve_n": 4,
-            "curve_length": 64, "lengths": [50, 75, 100, 150], "per_length": 10,
-            "sample_steps": 100, "novelty_ref": 100, "pdb_per_length": 2},
-    "smoke": {**_COMMON, "model": {"dim": 16, "edge_dim": 8, "n_layers": 1, "heads": 2,
-                                   "head_dim": 4, "qk_points": 2, "v_points": 2, "k": 6},
-              "batch": 4, "crop": 32, "ema": 0.9, "minutes": 0.05, "threads": 1,
-              "probe_steps": 2, "curve_points": 2, "curve_n": 2, "curve_length": 32,
-              "lengths": [50, 75], "per_length": 2, "sample_steps": 4, "novelty_ref": 3,
-              "pdb_per_length": 1},
-}  # fmt: skip
+    "cpu": {
+        **_COMMON,
+        "model": _CPU_MODEL,
+        "batch": 16,
+        "crop": 64,
+        "ema": 0.999,
+        "minutes": 60.0,
+        "threads": 1,
+        "probe_steps": 5,
+        "curve_points": 8,
+        "curve_n": 8,
+        "curve_length": 64,
+        "lengths": [50, 75, 100, 150],
+        "per_length": 10,
+        "sample_steps": 100,
+        "novelty_ref": 50,
+        "pdb_per_length": 2,
+    },
+    "gpu": {
+        **_COMMON,
+        "model": {"dim": 144, "edge_dim": 64, "n_layers": 5, "heads": 4, "k": 24},
+        "batch": 32,
+        "crop": 128,
+        "ema": 0.999,
+        "device": "cuda",
+        "minutes": 8.0,
+        "threads": 8,
+        "probe_steps": 10,
+        "curve_points": 6,
+        "curve_n": 4,
+        "curve_length": 64,
+        "lengths": [50, 75, 100, 150],
+        "per_length": 10,
+        "sample_steps": 100,
+        "novelty_ref": 100,
+        "pdb_per_length": 2,
+    },
+    "smoke": {
+        **_COMMON,
+        "model": {
+            "dim": 16,
+            "edge_dim": 8,
+            "n_layers": 1,
+            "heads": 2,
+            "head_dim": 4,
+            "qk_points": 2,
+            "v_points": 2,
+            "k": 6,
+        },
+        "batch": 4,
+        "crop": 32,
+        "ema": 0.9,
+        "minutes": 0.05,
+        "threads": 1,
+        "probe_steps": 2,
+        "curve_points": 2,
+        "curve_n": 2,
+        "curve_length": 32,
+        "lengths": [50, 75],
+        "per_length": 2,
+        "sample_steps": 4,
+        "novelty_ref": 3,
+        "pdb_per_length": 1,
+    },
+}
 
 
 def _log(msg: str) -> None:
@@ -99,7 +152,7 @@ def evaluate(model, b: dict, train_set, held, out_dir: Path) -> dict:
             "real": real_crops(held, length, b["per_length"], rng),
             "prior": prior_atoms(make_space(b, length), b["per_length"], SEED + 200 + k),
             "random_walk": walk_atoms(length, b["per_length"], SEED + 300 + k),
-        }  # fmt: skip
+        }
         for name, atoms in sets.items():
             row = set_metrics(atoms, rama_ref=rama_ref, novelty_ref=ref_ca) if atoms else None
             per_length[name][str(length)] = row
@@ -114,14 +167,17 @@ def evaluate(model, b: dict, train_set, held, out_dir: Path) -> dict:
             ang = np.concatenate([dihedrals(a) for a in sets[name]]) if sets[name] else []
             rama_pts[name] += np.round(ang, 1).tolist()
         s = per_length["samples"][str(length)]
-        _log(f"length {length}: samples mad {s['ca_ca_mad']:.3f} clash {s['clash_rate']:.4f} "
-             f"rg {s['rg_ratio']:.2f} ({time.perf_counter() - t0:.0f} s)")  # fmt: skip
+        _log(
+            f"length {length}: samples mad {s['ca_ca_mad']:.3f} clash {s['clash_rate']:.4f} "
+            f"rg {s['rg_ratio']:.2f} ({time.perf_counter() - t0:.0f} s)"
+        )
     overall = {n: _mean_over_lengths([r for r in per_length[n].values() if r]) for n in SETS}
     return {**overall, "per_length": per_length, "examples": example, "rama_points": rama_pts}
 
 
-def run(budget: str, minutes: float | None, out_dir: Path, run_dir: Path, argv,
-        root: str | None = None) -> dict:  # fmt: skip
+def run(
+    budget: str, minutes: float | None, out_dir: Path, run_dir: Path, argv, root: str | None = None
+) -> dict:
     """Train (or reload), evaluate and write ``protein.json`` / ``.md`` / ``.png`` and PDBs."""
     b = dict(BUDGETS[budget])
     if minutes is not None:
@@ -132,8 +188,10 @@ def run(budget: str, minutes: float | None, out_dir: Path, run_dir: Path, argv,
     src = shipped_proteins_dir(root)
     chains = load_proteins(src, cache=run_dir / "chains.pt")
     train_set, held = split(chains, b["n_held"], SEED)
-    _log(f"protein [{budget}]: {len(chains)} chains, {len(train_set)} train / {len(held)} "
-         f"held-out; missing: {UNAVAILABLE or 'none'}")  # fmt: skip
+    _log(
+        f"protein [{budget}]: {len(chains)} chains, {len(train_set)} train / {len(held)} "
+        f"held-out; missing: {UNAVAILABLE or 'none'}"
+    )
     dssp_check = dssp_agreement(chains, src.parent / "dssp_ts50")
     _log(f"DSSP check on TS50: {dssp_check}")
     out = train_model(train_set, b, run_dir, SEED, log=_log)
@@ -144,21 +202,37 @@ def run(budget: str, minutes: float | None, out_dir: Path, run_dir: Path, argv,
     timing = time_blocks({"draw": lambda: draw(model, b, 100, 1, SEED)}, blocks=3, warmup=0)
     t_eval = time.perf_counter() - t1
     payload = {
-        "budget": budget, **{k: res[k] for k in SETS}, "per_length": res["per_length"],
-        "learning_curve": plan["curve"], "examples": res["examples"],
-        "rama_points": res["rama_points"], "dssp_validation": dssp_check,
-        "unavailable": UNAVAILABLE, "settings": b, "params": plan["params"],
-        "train_steps": plan["steps"], "train_wall_s": plan["train_wall_s"],
-        "probe_step_s": plan["probe_step_s"], "final_loss": plan.get("final_loss"),
-        "n_train_chains": len(train_set), "n_held_chains": len(held),
+        "budget": budget,
+        **{k: res[k] for k in SETS},
+        "per_length": res["per_length"],
+        "learning_curve": plan["curve"],
+        "examples": res["examples"],
+        "rama_points": res["rama_points"],
+        "dssp_validation": dssp_check,
+        "unavailable": UNAVAILABLE,
+        "settings": b,
+        "params": plan["params"],
+        "train_steps": plan["steps"],
+        "train_wall_s": plan["train_wall_s"],
+        "probe_step_s": plan["probe_step_s"],
+        "final_loss": plan.get("final_loss"),
+        "n_train_chains": len(train_set),
+        "n_held_chains": len(held),
         "novelty_reference": f"first {b['novelty_ref']} training chains (full length, CA)",
         "rama_reference": "phi/psi of all training chains; Jensen-Shannon (nats), 36x36 bins",
         "sample_s_per_backbone_100": timing["draw"].summary(),
-        "wall_s_train_phase": round(t_train, 2), "wall_s_eval": round(t_eval, 2),
-    }  # fmt: skip
+        "wall_s_train_phase": round(t_train, 2),
+        "wall_s_eval": round(t_eval, 2),
+    }
     meta = make_meta("protein", seeds=[SEED], wall_s=round(time.perf_counter() - t0, 2), argv=argv)
-    doc = write_results("protein", payload, meta, out_dir=out_dir, markdown=markdown,
-                        figure=lambda p: figure(payload, p))  # fmt: skip
+    doc = write_results(
+        "protein",
+        payload,
+        meta,
+        out_dir=out_dir,
+        markdown=markdown,
+        figure=lambda p: figure(payload, p),
+    )
     _log(f"wrote {out_dir / 'protein.json'}")
     return doc
 

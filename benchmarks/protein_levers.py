@@ -32,17 +32,23 @@ from benchmarks._protein_report import METRICS
 from benchmarks._protein_train import train_model
 from benchmarks.protein import BUDGETS, SEED
 from benchmarks.results_io import add_output_args, make_meta, write_results
-from manifold_fm.data.proteins import load_proteins, shipped_proteins_dir
+from manifold_fm.proteins import load_proteins, shipped_proteins_dir
 
 #: lever name -> (what switching it off means, the budget entries it changes)
 LEVERS: dict[str, tuple[str, dict]] = {
-    "no_aux": ("auxiliary backbone-atom and pairwise-distance losses off",
-               {"space": {"aux_atom_weight": 0.0, "aux_pair_weight": 0.0}}),
-    "no_self_condition": ("self-conditioning off in training and sampling",
-                          {"self_condition": False}),
-    "independent": ("independent coupling instead of Kabsch-aligned minibatch OT",
-                    {"coupling": "independent"}),
-}  # fmt: skip
+    "no_aux": (
+        "auxiliary backbone-atom and pairwise-distance losses off",
+        {"space": {"aux_atom_weight": 0.0, "aux_pair_weight": 0.0}},
+    ),
+    "no_self_condition": (
+        "self-conditioning off in training and sampling",
+        {"self_condition": False},
+    ),
+    "independent": (
+        "independent coupling instead of Kabsch-aligned minibatch OT",
+        {"coupling": "independent"},
+    ),
+}
 CURVE_KEYS = ("ca_ca_mad", "ca_ca_within_0.1", "clash_rate", "rg_ratio", "helix", "strand")
 
 
@@ -67,8 +73,11 @@ def _main_plan(run_dir: Path) -> dict:
 
 
 def _row(row: dict) -> dict:
-    return {"step": row["step"], "train_wall_s": row["train_wall_s"],
-            **{k: row.get(k) for k in CURVE_KEYS}}  # fmt: skip
+    return {
+        "step": row["step"],
+        "train_wall_s": row["train_wall_s"],
+        **{k: row.get(k) for k in CURVE_KEYS},
+    }
 
 
 def markdown(doc: dict) -> str:
@@ -84,9 +93,12 @@ def markdown(doc: dict) -> str:
         "",
     ]
     for lever, rows in doc["levers"].items():
-        lines += [f"## {lever}: {doc['descriptions'][lever]}", "",
-                  "| run | step | " + " | ".join(CURVE_KEYS) + " |",
-                  "|---|---:|" + "---:|" * len(CURVE_KEYS)]  # fmt: skip
+        lines += [
+            f"## {lever}: {doc['descriptions'][lever]}",
+            "",
+            "| run | step | " + " | ".join(CURVE_KEYS) + " |",
+            "|---|---:|" + "---:|" * len(CURVE_KEYS),
+        ]
         for main, abl in zip(doc["main_curve"], rows):
             for name, r in (("all levers on", main), (lever, abl)):
                 vals = ["n/a" if r[k] is None else f"{r[k]:.3f}" for k in CURVE_KEYS]
@@ -116,8 +128,15 @@ def figure(doc: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def run(budget: str, levers: list[str], chunks: int, main_dir: Path, out_dir: Path,
-        argv, root: str | None = None) -> dict:  # fmt: skip
+def run(
+    budget: str,
+    levers: list[str],
+    chunks: int,
+    main_dir: Path,
+    out_dir: Path,
+    argv,
+    root: str | None = None,
+) -> dict:
     """Train each ablation on the main run's plan; write ``protein_levers.*``."""
     b = dict(BUDGETS[budget])
     bad = [lv for lv in levers if lv not in LEVERS]
@@ -133,9 +152,15 @@ def run(budget: str, levers: list[str], chunks: int, main_dir: Path, out_dir: Pa
     out: dict[str, list] = {}
     for lever in levers:
         print(f"lever {lever}: {plan['steps']} planned steps, {chunks} chunks", flush=True)
-        res = train_model(train_set, lever_budget(b, lever), main_dir.parent /
-                          f"{main_dir.name}_{lever}", SEED, steps=plan["steps"],
-                          chunks=chunks, log=lambda m: print(m, flush=True))  # fmt: skip
+        res = train_model(
+            train_set,
+            lever_budget(b, lever),
+            main_dir.parent / f"{main_dir.name}_{lever}",
+            SEED,
+            steps=plan["steps"],
+            chunks=chunks,
+            log=lambda m: print(m, flush=True),
+        )
         out[lever] = [_row(r) for r in res["plan"]["curve"][:chunks]]
     plan = _main_plan(main_dir)  # read again: the main run may have been training meanwhile
     last = plan["steps"] * chunks // b["curve_points"]
@@ -146,16 +171,28 @@ def run(budget: str, levers: list[str], chunks: int, main_dir: Path, out_dir: Pa
             "compare with; let it train further and rerun (the ablations are checkpointed)"
         )
     payload = {
-        "budget": budget, "steps": plan["steps"], "chunks": chunks,
-        "curve_points": b["curve_points"], "curve_n": b["curve_n"],
-        "curve_length": b["curve_length"], "main_curve": [_row(r) for r in main_rows],
-        "levers": out, "descriptions": {lv: LEVERS[lv][0] for lv in levers},
+        "budget": budget,
+        "steps": plan["steps"],
+        "chunks": chunks,
+        "curve_points": b["curve_points"],
+        "curve_n": b["curve_n"],
+        "curve_length": b["curve_length"],
+        "main_curve": [_row(r) for r in main_rows],
+        "levers": out,
+        "descriptions": {lv: LEVERS[lv][0] for lv in levers},
         "metrics": [k for k in CURVE_KEYS if k in METRICS],
-    }  # fmt: skip
-    meta = make_meta("protein_levers", seeds=[SEED], wall_s=round(time.perf_counter() - t0, 2),
-                     argv=argv)  # fmt: skip
-    return write_results("protein_levers", payload, meta, out_dir=out_dir, markdown=markdown,
-                         figure=lambda p: figure({**payload, "meta": meta}, p))  # fmt: skip
+    }
+    meta = make_meta(
+        "protein_levers", seeds=[SEED], wall_s=round(time.perf_counter() - t0, 2), argv=argv
+    )
+    return write_results(
+        "protein_levers",
+        payload,
+        meta,
+        out_dir=out_dir,
+        markdown=markdown,
+        figure=lambda p: figure({**payload, "meta": meta}, p),
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -168,8 +205,7 @@ def main(argv: list[str] | None = None) -> dict:
     add_output_args(ap)
     args = ap.parse_args(argv)
     main_dir = Path(args.main_run_dir or f"runs/protein_{args.budget}")
-    return run(args.budget, args.levers, args.chunks, main_dir, Path(args.out_dir), argv,
-               args.root)  # fmt: skip
+    return run(args.budget, args.levers, args.chunks, main_dir, Path(args.out_dir), argv, args.root)
 
 
 if __name__ == "__main__":

@@ -192,8 +192,11 @@ def _markdown(r: dict) -> str:
                 f"{c['pair_r'] / c['pair_r_ceiling']:.2f} | {ar} |"
             )
         if (reach := r[n].get("ratio_0.8_budget_s_extrapolated")) is not None:
-            lines += ["", f"The log-linear fit of pair r / ceiling reaches 0.8 at about "
-                      f"{reach:,.0f} CPU s (an extrapolation, not a measurement)."]  # fmt: skip
+            lines += [
+                "",
+                f"The log-linear fit of pair r / ceiling reaches 0.8 at about "
+                f"{reach:,.0f} CPU s (an extrapolation, not a measurement).",
+            ]
     lines += ["", "Issue target: pair r >= 0.8 x ceiling on both MSAs.", ""]
     return "\n".join(lines)
 

@@ -25,8 +25,8 @@ import time
 import torch
 
 from benchmarks.timing import speed_row, time_blocks
+from manifold_fm.cli.demo import demo_target
 from manifold_fm.couplings import DEFAULT_BLOCK_SIZE, exact_ot, minibatch_ot, sinkhorn
-from manifold_fm.demo import demo_target
 from manifold_fm.spaces import Euclidean, Sphere
 
 __all__ = ["METHODS", "rows"]

@@ -54,8 +54,9 @@ class _BareLoop:
             sample = s.path(x0, x1, t)
             amp = (
                 torch.autocast(dev.type, dtype=torch.bfloat16)
-                if self.bf16 else contextlib.nullcontext()
-            )  # fmt: skip
+                if self.bf16
+                else contextlib.nullcontext()
+            )
             with amp:
                 out = self.fwd(sample.x_t, t)
             loss = s.loss(out.float(), sample).mean()
@@ -95,31 +96,64 @@ def _measure(quick: bool, device: str, bf16: bool, compile_model: bool) -> dict:
     data = (torch.rand(2048, 1, 28, 28, generator=gen) * 2 - 1).to(device)
     base = _model(quick)
     cfg = TrainConfig(
-        steps=(blocks + warmup) * k + 1, batch_size=batch, lr=1e-3, warmup_steps=0,
-        lr_schedule="constant", grad_clip=1.0, ema_decay=0.999, log_every=50, progress=False,
-        device=device, amp="bf16" if bf16 else "off", compile=compile_model, seed=SEED,
-    )  # fmt: skip
+        steps=(blocks + warmup) * k + 1,
+        batch_size=batch,
+        lr=1e-3,
+        warmup_steps=0,
+        lr_schedule="constant",
+        grad_clip=1.0,
+        ema_decay=0.999,
+        log_every=50,
+        progress=False,
+        device=device,
+        amp="bf16" if bf16 else "off",
+        compile=compile_model,
+        seed=SEED,
+    )
     trainer = Trainer(space, copy.deepcopy(base), data, cfg)
     bare = _BareLoop(space, copy.deepcopy(base), data, batch, k, device, bf16, compile_model)
     t0 = time.perf_counter()
-    res = time_blocks({"trainer": _TrainerBlock(trainer, k), "bare": bare},
-                      blocks=blocks, per_block=1, warmup=warmup)  # fmt: skip
+    res = time_blocks(
+        {"trainer": _TrainerBlock(trainer, k), "bare": bare},
+        blocks=blocks,
+        per_block=1,
+        warmup=warmup,
+    )
     tr, ba = res["trainer"], res["bare"]
-    return {"trainer_best": k * batch / tr.best(), "bare_best": k * batch / ba.best(),
-            "trainer": k * batch / tr.median(), "bare": k * batch / ba.median(),
-            "batch": batch, "blocks": blocks, "steps_per_block": k,
-            "params": base.n_params(), "wall_s": round(time.perf_counter() - t0, 2)}  # fmt: skip
+    return {
+        "trainer_best": k * batch / tr.best(),
+        "bare_best": k * batch / ba.best(),
+        "trainer": k * batch / tr.median(),
+        "bare": k * batch / ba.median(),
+        "batch": batch,
+        "blocks": blocks,
+        "steps_per_block": k,
+        "params": base.n_params(),
+        "wall_s": round(time.perf_counter() - t0, 2),
+    }
 
 
 def _row(name: str, m: dict, **extra) -> dict:
     return speed_row(
-        name, "images/s", m["trainer_best"], "bare loop", m["bare_best"], lower_is_better=False,
+        name,
+        "images/s",
+        m["trainer_best"],
+        "bare loop",
+        m["bare_best"],
+        lower_is_better=False,
         ratio_basis="fastest block of each side (min wall time), interleaved",
-        target_ratio=0.97, ours_median=m["trainer"], peer_median=m["bare"],
-        ratio_median=m["trainer"] / m["bare"], batch=m["batch"], blocks=m["blocks"],
-        steps_per_block=m["steps_per_block"], params=m["params"], seed=SEED,
-        wall_s=m["wall_s"], **extra,
-    )  # fmt: skip
+        target_ratio=0.97,
+        ours_median=m["trainer"],
+        peer_median=m["bare"],
+        ratio_median=m["trainer"] / m["bare"],
+        batch=m["batch"],
+        blocks=m["blocks"],
+        steps_per_block=m["steps_per_block"],
+        params=m["params"],
+        seed=SEED,
+        wall_s=m["wall_s"],
+        **extra,
+    )
 
 
 def rows(quick: bool = False) -> list[dict]:

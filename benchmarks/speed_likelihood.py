@@ -20,8 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from benchmarks.timing import speed_row, time_blocks
-from manifold_fm.likelihood import log_prob
 from manifold_fm.nn.mlp import TangentModel, TimeMLP
+from manifold_fm.solvers import log_prob
 from manifold_fm.spaces import Euclidean, Sphere
 
 __all__ = ["rows"]
@@ -77,8 +77,11 @@ def rows(quick: bool = False) -> list[dict]:
             x_1=x, log_p0=r2.log_prior, step_size=1.0 / steps, exact_divergence=True
         )
 
-    out.append(_row("loglik_exact_r2", "same MLP, points, Euler steps", n, steps,
-                    ours_r2, peer_r2, repeats))  # fmt: skip
+    out.append(
+        _row(
+            "loglik_exact_r2", "same MLP, points, Euler steps", n, steps, ours_r2, peer_r2, repeats
+        )
+    )
 
     s2 = Sphere(2)
     net = TimeMLP.for_space(s2, hidden=128, depth=3).eval()

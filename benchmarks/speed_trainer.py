@@ -87,10 +87,20 @@ def _measure(compile_model: bool, quick: bool) -> dict:
     base = TimeMLP.for_space(space, hidden=256, depth=3)
     total = (blocks + warmup) * k + 1
     cfg = TrainConfig(
-        steps=total, batch_size=batch, lr=1e-3, warmup_steps=0, lr_schedule="constant",
-        grad_clip=1.0, ema_decay=0.999, log_every=50, progress=False, device="cpu",
-        amp="off", compile=compile_model, seed=SEED,
-    )  # fmt: skip
+        steps=total,
+        batch_size=batch,
+        lr=1e-3,
+        warmup_steps=0,
+        lr_schedule="constant",
+        grad_clip=1.0,
+        ema_decay=0.999,
+        log_every=50,
+        progress=False,
+        device="cpu",
+        amp="off",
+        compile=compile_model,
+        seed=SEED,
+    )
     trainer = Trainer(space, copy.deepcopy(base), data, cfg)
     bare = _BareLoop(space, copy.deepcopy(base), data, batch, k, compile_model)
     t0 = time.perf_counter()

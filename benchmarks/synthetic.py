@@ -32,7 +32,7 @@ from manifold_fm.data.synthetic import (
     default_so3_mixture,
     default_t2_mixture,
 )
-from manifold_fm.likelihood import log_prob
+from manifold_fm.solvers import log_prob
 from manifold_fm.spaces import Euclidean, FlatTorus, Sphere
 from manifold_fm.spaces.so3 import SO3
 
@@ -110,9 +110,12 @@ def write_markdown(doc: dict) -> str:
             f"{r['train_s']:.0f} | {r.get('budget', budget)} |"
         )
     fit = next(iter(results.values()))["settings"]["fit"]
-    lines += ["", f"Training: {fit} (benchmarks/_fit.py bare loop).",
-              f"Hardware: {meta['hardware']}",
-              f"Total wall time: {meta['wall_s']:.0f} s"]  # fmt: skip
+    lines += [
+        "",
+        f"Training: {fit} (benchmarks/_fit.py bare loop).",
+        f"Hardware: {meta['hardware']}",
+        f"Total wall time: {meta['wall_s']:.0f} s",
+    ]
     return "\n".join(lines) + "\n"
 
 

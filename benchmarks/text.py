@@ -62,9 +62,16 @@ def main(argv: list[str] | None = None) -> dict:
     # recipe: the best lever of benchmarks.text_levers at equal CPU budget (depth 2, lr 2e-3
     # after 200 warmup steps; results/text.md "Levers"), for every model trained here
     add_discrete_args(
-        ap, budget_s=120.0, dim=128, depth=2, lr=2e-3, n_t=8, samples=64, sample_steps=128,
+        ap,
+        budget_s=120.0,
+        dim=128,
+        depth=2,
+        lr=2e-3,
+        n_t=8,
+        samples=64,
+        sample_steps=128,
         warmup_steps=200,
-    )  # fmt: skip
+    )
     ap.add_argument("--length", type=int, default=128)
     ap.add_argument("--eval-chunks", type=int, default=128, help="test chunks for the NELBO")
     ap.add_argument(

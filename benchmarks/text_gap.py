@@ -1,6 +1,6 @@
 """Gap against compute: AR vs masked CTMC on text, and the MSA pair-r curve, per CPU budget.
 
-Why this file exists: at one budget the masked model sits far behind the same-size AR
+At one budget the masked model sits far behind the same-size AR
 model; whether the gap is compute is read off a curve. Each (task, model) is one run
 continued across budgets (CPU seconds of training, 1 thread), cached and resumable
 (:mod:`benchmarks._curve_runs`), so one process per model can run at once and a killed
@@ -38,11 +38,29 @@ __all__ = ["RECIPES", "main", "make_job"]
 
 #: the benchmarks' recipes: text as benchmarks.text, MSAs as benchmarks.sequences
 RECIPES = {
-    "text": dict(dim=128, depth=4, heads=4, batch_size=32, lr=1e-3, seed=0, n_t=8,
-                 eval_chunks=128, length=128),
-    "msa": dict(dim=64, depth=3, heads=4, batch_size=32, lr=2e-3, seed=0, n_t=4,
-                samples=512, sample_steps=64),
-}  # fmt: skip
+    "text": dict(
+        dim=128,
+        depth=4,
+        heads=4,
+        batch_size=32,
+        lr=1e-3,
+        seed=0,
+        n_t=8,
+        eval_chunks=128,
+        length=128,
+    ),
+    "msa": dict(
+        dim=64,
+        depth=3,
+        heads=4,
+        batch_size=32,
+        lr=2e-3,
+        seed=0,
+        n_t=4,
+        samples=512,
+        sample_steps=64,
+    ),
+}
 MSAS = ("DHFR", "RF00162")
 #: --quick: seconds-long smoke runs (own run folder, never reported)
 QUICK = dict(dim=32, depth=1, heads=4, n_t=2, eval_chunks=8, samples=32, sample_steps=8)
@@ -53,8 +71,15 @@ def _text_eval(model: str, ev: torch.Tensor, base: dict):
         if model == "ar":
             return {"bpc": float(obj.nll_bits(ev).sum() / ev.numel())}
         g = torch.Generator().manual_seed(base["seed"] + 1)
-        e = elbo(obj.posterior(), obj.space, ev, n_t=base["n_t"], estimator="k",
-                 batch_size=64, generator=g)  # fmt: skip
+        e = elbo(
+            obj.posterior(),
+            obj.space,
+            ev,
+            n_t=base["n_t"],
+            estimator="k",
+            batch_size=64,
+            generator=g,
+        )
         return {"nelbo_bpc": e.bits_per_token, "nelbo_bpc_stderr": e.stderr}
 
     return evaluate
@@ -75,8 +100,15 @@ def _msa_eval(model: str, train: torch.Tensor, test: torch.Tensor, q: int, base:
                 net = SelfConditioning(job.net, job.space) if job.self_condition else job.net
                 xs = sample_ancestral(net, job.space, n, steps=base["sample_steps"], generator=g).x
                 g1 = torch.Generator().manual_seed(base["seed"] + 1)
-                e = elbo(job.posterior(), job.space, test, n_t=base["n_t"], estimator="k",
-                         batch_size=128, generator=g1)  # fmt: skip
+                e = elbo(
+                    job.posterior(),
+                    job.space,
+                    test,
+                    n_t=base["n_t"],
+                    estimator="k",
+                    batch_size=128,
+                    generator=g1,
+                )
                 bits = e.bits_per_token
         return {
             "pair_r": pearson(connected_correlations(xs, q), c_test),

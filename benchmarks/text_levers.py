@@ -1,6 +1,6 @@
 """Faster-learning levers of the masked text model, each measured at equal CPU budget.
 
-Why this file exists: the masked model's recipe (lr, warmup, time sampling, kappa
+The masked model's recipe (lr, warmup, time sampling, kappa
 schedule, size, batch, self-conditioning) is picked from measurements, not folklore. Each
 lever is one cached, resumable run of the mask model of ``benchmarks.text`` with a few
 options changed (:mod:`benchmarks._curve_runs`; the same jobs as ``benchmarks.text_gap``),
@@ -101,9 +101,15 @@ def _report(run_dir: Path, budget: float, out_dir: str | None) -> dict:
         settings = json.loads((folder / "settings.json").read_text())
         for d in cached_results(folder):
             if d["budget_s"] == budget:
-                rows.append({"lever": folder.name, "options": settings["levers"],
-                             "budget_s": budget, "steps": d["steps"],
-                             "nelbo_bpc": d["nelbo_bpc"]})  # fmt: skip
+                rows.append(
+                    {
+                        "lever": folder.name,
+                        "options": settings["levers"],
+                        "budget_s": budget,
+                        "steps": d["steps"],
+                        "nelbo_bpc": d["nelbo_bpc"],
+                    }
+                )
     if not rows:
         raise FileNotFoundError(f"no lever results at {budget:g} s under {run_dir}")
     out = Path(out_dir or RESULTS)
@@ -111,8 +117,11 @@ def _report(run_dir: Path, budget: float, out_dir: str | None) -> dict:
     meta = doc.pop("meta")
     doc["levers"] = sorted(rows, key=lambda r: r["nelbo_bpc"])
     doc["levers_best"] = doc["levers"][0]["lever"]
-    doc["levers_settings"] = {"command": "python -m benchmarks.text_levers", "budget_s": budget,
-                              "clock": "process CPU seconds"}  # fmt: skip
+    doc["levers_settings"] = {
+        "command": "python -m benchmarks.text_levers",
+        "budget_s": budget,
+        "clock": "process CPU seconds",
+    }
     return write_results("text", doc, meta, out_dir=out, markdown=text._markdown)
 
 
@@ -142,8 +151,10 @@ def main(argv: list[str] | None = None):
     for name, opts in todo.items():
         folder = run_dir / name
         if opts.get("lr_schedule") == "cosine" and "steps" not in opts:
-            opts = {**opts, "steps": _cosine_steps(folder, args.budget, args.root, opts,
-                                                   args.quick)}  # fmt: skip
+            opts = {
+                **opts,
+                "steps": _cosine_steps(folder, args.budget, args.root, opts, args.quick),
+            }
         job = make_job("text", "mask", args.root, opts, quick=args.quick)
         results[name] = run_curve(folder, [args.budget], job, slice_s=args.slice_s)[0]
         print(name, opts, {k: results[name][k] for k in ("nelbo_bpc", "steps", "cpu_s")})

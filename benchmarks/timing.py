@@ -129,9 +129,15 @@ def time_blocks(
 
 
 def speed_row(
-    name: str, unit: str, ours: float, peer: str, peer_value: float, *, lower_is_better: bool,
+    name: str,
+    unit: str,
+    ours: float,
+    peer: str,
+    peer_value: float,
+    *,
+    lower_is_better: bool,
     **extra,
-) -> dict:  # fmt: skip
+) -> dict:
     """A row of benchmarks/results/speed.json: ours beside one peer.
 
     ``ratio`` > 1 means manifold-fm is faster: ours / peer for rates (steps/s, tokens/s),

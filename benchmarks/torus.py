@@ -27,13 +27,28 @@ from manifold_fm.spaces.torus import FlatTorus
 
 #: published test NLL (mean, std): RFM Table 3, RDM, mixture of power sphericals (MoPS)
 PUBLISHED = {
-    "RFM": {"rna": (-5.20, 0.067), "general": (1.01, 0.025), "glycine": (1.90, 0.055),
-            "proline": (0.15, 0.027), "prepro": (1.18, 0.055)},
-    "RDM": {"rna": (-3.70, 0.592), "general": (1.04, 0.012), "glycine": (1.97, 0.012),
-            "proline": (0.12, 0.011), "prepro": (1.24, 0.004)},
-    "MoPS": {"rna": (4.08, 0.368), "general": (1.15, 0.002), "glycine": (2.08, 0.009),
-             "proline": (0.27, 0.008), "prepro": (1.34, 0.019)},
-}  # fmt: skip
+    "RFM": {
+        "rna": (-5.20, 0.067),
+        "general": (1.01, 0.025),
+        "glycine": (1.90, 0.055),
+        "proline": (0.15, 0.027),
+        "prepro": (1.18, 0.055),
+    },
+    "RDM": {
+        "rna": (-3.70, 0.592),
+        "general": (1.04, 0.012),
+        "glycine": (1.97, 0.012),
+        "proline": (0.12, 0.011),
+        "prepro": (1.24, 0.004),
+    },
+    "MoPS": {
+        "rna": (4.08, 0.368),
+        "general": (1.15, 0.002),
+        "glycine": (2.08, 0.009),
+        "proline": (0.27, 0.008),
+        "prepro": (1.34, 0.019),
+    },
+}
 PROTEIN = {"general": "General", "glycine": "Glycine", "proline": "Proline", "prepro": "Pre-Pro"}
 #: RFM configs (width, linear layers, batch, lr, weight decay) for the paper budget
 _PAPER = {
@@ -66,8 +81,14 @@ def marginals(model, data: torch.Tensor, path, n: int = 3000, novel: torch.Tenso
         ax.hist(data[:, j].numpy(), bins=bins, density=True, alpha=0.5, label="test data")
         ax.hist(xs[:, j].numpy(), bins=bins, density=True, alpha=0.5, label="model")
         if novel is not None and bool(novel.any()):
-            ax.hist(data[novel, j].numpy(), bins=bins, density=True, histtype="step",
-                    color="black", label=f"novel test ({int(novel.sum())})")  # fmt: skip
+            ax.hist(
+                data[novel, j].numpy(),
+                bins=bins,
+                density=True,
+                histtype="step",
+                color="black",
+                label=f"novel test ({int(novel.sum())})",
+            )
         ax.set_yscale("log")
         ax.set_title(names[j] if names else f"angle {j}")
         ax.set_xlabel("radians")
@@ -87,9 +108,11 @@ def _notes(results: dict) -> list[str]:
     absent = [n for n in PROTEIN if n not in results]
     return [
         "Protein datasets (General/Glycine/Proline/Pre-Pro) need MFM_DATA/torus/protein.tsv; "
-        f"not run here: {absent}." if absent else "",
+        f"not run here: {absent}."
+        if absent
+        else "",
         "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection).",
-    ]  # fmt: skip
+    ]
 
 
 def _figure(runs: dict[str, Run]):

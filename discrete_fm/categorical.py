@@ -1,6 +1,6 @@
 """Categorical draws for the CTMC samplers: one fast, precise inverse-CDF sampler.
 
-Why a file of its own: every sampler (Euler/tau-leaping, ancestral, exact final step) draws
+Every sampler (Euler/tau-leaping, ancestral, exact final step) draws
 tokens from per-position probability vectors, and the precision of that draw matters
 (float32 Gumbel-max under-samples the tail and acts as a hidden low temperature, see
 Zheng et al. 2024). One place, float64 by default, randomness only from the ``generator``.

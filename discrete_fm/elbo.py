@@ -1,6 +1,6 @@
 """Continuous-time negative ELBO of a CTMC flow-matching model, in bits per token.
 
-Why this file exists: held-out likelihood is how discrete models are compared with
+Held-out likelihood is how discrete models are compared with
 autoregressive ones; the NELBO is an upper bound on the NLL, estimated by Monte Carlo in
 float64. Two estimators of the same quantity:
 

@@ -1,6 +1,6 @@
 """From model logits to the CTMC's posterior and jump rates (the mixture-path velocity).
 
-Why a file of its own: the posterior p(x1 | x_t) (with SUBS carry-over for the mask source)
+The posterior p(x1 | x_t) (with SUBS carry-over for the mask source)
 and the rate u_t(y | x_t) = kappa'/(1-kappa) (p(x1=y | x_t) - delta_{x_t}(y)) are used by the
 loss, the ELBO and the samplers; they are written once here.
 """

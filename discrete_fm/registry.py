@@ -77,11 +77,16 @@ def _protein_cogen(
     """Frames and sequence: ProductSpace(BackboneSE3(n_frames), CTMCSpace(20, n_frames)),
     loss weights (1, ``sequence_weight``)."""
     from discrete_fm.space import CTMCSpace
+    from manifold_fm.proteins.backbone_space import BackboneSE3
     from manifold_fm.spaces.product import ProductSpace
-    from manifold_fm.spaces.se3_backbone import BackboneSE3
 
-    frames = BackboneSE3(n_frames, trans_scale=trans_scale, aux_atom_weight=aux_atom_weight,
-                         aux_pair_weight=aux_pair_weight, aux_t_min=aux_t_min)  # fmt: skip
+    frames = BackboneSE3(
+        n_frames,
+        trans_scale=trans_scale,
+        aux_atom_weight=aux_atom_weight,
+        aux_pair_weight=aux_pair_weight,
+        aux_t_min=aux_t_min,
+    )
     return ProductSpace(frames, CTMCSpace(20, n_frames, source), weights=[1.0, sequence_weight])
 
 

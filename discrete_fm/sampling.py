@@ -1,6 +1,6 @@
 """The two CTMC jumps a :class:`discrete_fm.CTMCSpace` sampling step can make.
 
-Why a file of its own: the jump math (tau-leaping and the ancestral redraw, with their exact
+The jump math (tau-leaping and the ancestral redraw, with their exact
 final step) is the sampling half of the CTMC space; the loop that drives it is the one
 :func:`manifold_fm.solvers.sample` shared by every space (``method="euler"`` calls
 ``space.step``, ``method="ancestral"`` the space's declared ancestral step).

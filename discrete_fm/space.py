@@ -1,6 +1,6 @@
 """CTMCSpace: token sequences under a mixture probability path (discrete flow matching).
 
-Why this file exists: it is the discrete case of the :class:`manifold_fm.spaces.base.Space`
+It is the discrete case of the :class:`manifold_fm.spaces.base.Space`
 contract, so the same trainer loop and :func:`manifold_fm.solvers.sample` drive token
 sequences. The math (FM time, data at t = 1):
 

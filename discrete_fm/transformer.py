@@ -1,6 +1,6 @@
 """A small pre-LN transformer over token sequences, with optional time conditioning.
 
-Why this file exists: discrete flow matching (:class:`discrete_fm.CTMCSpace`) needs a
+Discrete flow matching (:class:`discrete_fm.CTMCSpace`) needs a
 denoiser that maps tokens x_t (n, L) and times t (n,) to logits (n, L, V); the
 autoregressive baseline of the text and sequence benchmarks uses the *same* network with
 ``causal=True``, so the comparison is architecture-matched.

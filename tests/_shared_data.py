@@ -13,8 +13,11 @@ _CHECKOUT = Path(__file__).resolve().parents[1]
 
 def data_root_with(relative: str) -> Path | None:
     """The first candidate data root holding ``relative`` (a folder), or None."""
-    candidates = (os.environ.get("MFM_DATA"), _CHECKOUT.parent / "shared/data",
-                  _CHECKOUT.parents[1] / "shared/data")  # fmt: skip
+    candidates = (
+        os.environ.get("MFM_DATA"),
+        _CHECKOUT.parent / "shared/data",
+        _CHECKOUT.parents[1] / "shared/data",
+    )
     return next((Path(p) for p in candidates if p and (Path(p) / relative).is_dir()), None)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from manifold_fm import Sphere
-from manifold_fm.demo import draw_samples, model_device
+from manifold_fm.cli.demo import draw_samples, model_device
 from manifold_fm.nn import TangentModel, TimeMLP
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from manifold_fm import Sphere
-from manifold_fm.demo import demo_target
+from manifold_fm.cli.demo import demo_target
 from manifold_fm.metrics import mmd2
 from manifold_fm.nn import TangentModel, TimeMLP
 from manifold_fm.solvers import sample

@@ -94,9 +94,9 @@ def cli_reference(
 
     Args:
         parser: the ``mfm`` parser (default :func:`manifold_fm.cli.main.build_parser`).
-        demo: the demo's own parser (default :func:`manifold_fm.demo.build_parser`).
+        demo: the demo's own parser (default :func:`manifold_fm.cli.demo.build_parser`).
     """
-    from manifold_fm import demo as demo_mod
+    from manifold_fm.cli import demo as demo_mod
     from manifold_fm.cli.main import build_parser
 
     parser = parser if parser is not None else build_parser()

@@ -169,7 +169,7 @@ def _parse_cond(items: list[str], n: int, device: Any) -> dict[str, Any]:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from manifold_fm import demo
+    from manifold_fm.cli import demo
 
     demo.main(list(args.demo_args))
     return 0

@@ -8,7 +8,8 @@ and its values against the builder's annotations
 
 Kinds come from two places:
 
-* this package: :mod:`manifold_fm.cli.builders` registers the kinds manifold_fm ships;
+* this package: :func:`manifold_fm.cli.builders.register` adds the kinds manifold_fm ships,
+  called by :func:`load_builtin_kinds` the first time a registry is asked for a kind;
 * plugins: every entry point of the group ``manifold_fm.plugins`` names a function
   ``register(spaces, models, datasets)`` that adds kinds to the three registries. Plugins
   are loaded the first time a name is not found among the kinds already registered (or
@@ -34,7 +35,16 @@ from manifold_fm.keyword_check import (
     type_hints,
 )
 
-__all__ = ["DATASETS", "MODELS", "PLUGIN_GROUP", "SPACES", "PluginError", "Registry"]
+__all__ = [
+    "DATASETS",
+    "MODELS",
+    "PLUGIN_GROUP",
+    "SPACES",
+    "PluginError",
+    "Registry",
+    "load_builtin_kinds",
+    "load_plugins",
+]
 
 #: the entry-point group through which other packages add kinds
 PLUGIN_GROUP = "manifold_fm.plugins"
@@ -74,11 +84,13 @@ class Registry:
 
     def names(self) -> list[str]:
         """Every registered name (plugins included), sorted."""
+        load_builtin_kinds()
         load_plugins()
         return sorted(self._items)
 
     def get(self, name: str) -> Callable[..., Any]:
         """The builder named ``name``; :class:`ConfigKeyError` listing the known names."""
+        load_builtin_kinds()
         if name not in self._items:
             load_plugins()
         if name not in self._items:
@@ -122,6 +134,18 @@ MODELS = Registry("model", 1)
 DATASETS = Registry("data", 1)
 
 _PLUGINS_LOADED = False
+_BUILTINS_LOADED = False
+
+
+def load_builtin_kinds() -> None:
+    """Register the kinds manifold_fm ships (:func:`manifold_fm.cli.builders.register`) once."""
+    global _BUILTINS_LOADED
+    if _BUILTINS_LOADED:
+        return
+    _BUILTINS_LOADED = True
+    from manifold_fm.cli.builders import register
+
+    register(SPACES, MODELS, DATASETS)
 
 
 def load_plugins() -> None:
@@ -139,6 +163,3 @@ def load_plugins() -> None:
             raise PluginError(
                 f"manifold_fm plugin {ep.name!r} ({ep.value}) failed to load: {err}"
             ) from err
-
-
-importlib.import_module("manifold_fm.cli.builders")

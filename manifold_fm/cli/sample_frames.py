@@ -1,6 +1,6 @@
 """``mfm sample`` options for frame spaces: lengths, rotation rate, final jump, PDB files.
 
-Why a file of its own: these options act through the general sampler
+These options act through the general sampler
 (:func:`~manifold_fm.solvers.sample`, :class:`~manifold_fm.solvers.RotationRate`,
 :func:`~manifold_fm.solvers.sample_with_final_jump`) but are worded for backbones; kept
 apart so the command's main module stays small.
@@ -46,8 +46,11 @@ def add_frame_options(s: argparse.ArgumentParser) -> None:
         action="store_true",
         help="take the last step without policies: a jump to the model's x1_hat",
     )
-    s.add_argument("--pdb-dir", default=None,
-                   help="also write each sample as DIR/sample_<i>.pdb (frame spaces)")  # fmt: skip
+    s.add_argument(
+        "--pdb-dir",
+        default=None,
+        help="also write each sample as DIR/sample_<i>.pdb (frame spaces)",
+    )
 
 
 def frame_space_section(section: dict[str, Any], length: int | None) -> dict[str, Any]:
@@ -62,8 +65,15 @@ def frame_space_section(section: dict[str, Any], length: int | None) -> dict[str
     return {**section, "n_frames": length}
 
 
-def sample_frames(args: argparse.Namespace, run: dict[str, Any], model: Any, space: Any,
-                  cond: dict[str, Any], gen: Any, device: Any) -> Any:  # fmt: skip
+def sample_frames(
+    args: argparse.Namespace,
+    run: dict[str, Any],
+    model: Any,
+    space: Any,
+    cond: dict[str, Any],
+    gen: Any,
+    device: Any,
+) -> Any:
     """Run the sampler the options ask for; return its SampleResult (and write PDBs)."""
     from manifold_fm.nn import SelfConditioning
     from manifold_fm.solvers import RotationRate, sample, sample_with_final_jump
@@ -74,14 +84,31 @@ def sample_frames(args: argparse.Namespace, run: dict[str, Any], model: Any, spa
     if args.final_jump:
         if args.method != "euler" or args.guidance_scale is not None:
             raise CLIError("--final-jump samples with --method euler and no --guidance-scale")
-        res = sample_with_final_jump(model, space, args.n, steps=args.steps, policies=policies,
-                                     cond=cond or None, generator=gen, device=device)  # fmt: skip
+        res = sample_with_final_jump(
+            model,
+            space,
+            args.n,
+            steps=args.steps,
+            policies=policies,
+            cond=cond or None,
+            generator=gen,
+            device=device,
+        )
     else:
-        res = sample(model, space, args.n, steps=args.steps, method=args.method,
-                     cond=cond or None, guidance_scale=args.guidance_scale, policies=policies,
-                     generator=gen, device=device)  # fmt: skip
+        res = sample(
+            model,
+            space,
+            args.n,
+            steps=args.steps,
+            method=args.method,
+            cond=cond or None,
+            guidance_scale=args.guidance_scale,
+            policies=policies,
+            generator=gen,
+            device=device,
+        )
     if args.pdb_dir is not None:
-        from manifold_fm.data.proteins_samples import write_sample_pdbs
+        from manifold_fm.proteins.samples import write_sample_pdbs
 
         try:
             write_sample_pdbs(space, res.x.cpu(), args.pdb_dir)

@@ -1,6 +1,6 @@
 """Fixed-length multiple sequence alignments (DHFR protein, RF00162 RNA, potts3 toy).
 
-Why this file exists: the discrete sequence benchmark needs the alignments as token ids
+The discrete sequence benchmark needs the alignments as token ids
 over a fixed alphabet and the deterministic split of the data README (record i: i % 10 == 9
 test, == 8 val, else train). Files are found and checked through
 :func:`manifold_fm.data.files.require_file`.

@@ -1,6 +1,6 @@
 """Character-level text corpora (tinyshakespeare and its text8-style variant).
 
-Why this file exists: the discrete (CTMC) text benchmark needs the corpus, a fixed
+The discrete (CTMC) text benchmark needs the corpus, a fixed
 character vocabulary and the contiguous 90/5/5 train/val/test split of the data README
 (train identical to nanoGPT's shakespeare_char 90 %). Files are found and checked through
 :func:`manifold_fm.data.files.require_file`.

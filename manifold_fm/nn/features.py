@@ -62,8 +62,12 @@ class FourierFeatures(nn.Module):
         super().__init__()
         if kind not in FEATURE_KINDS:
             raise FeatureConfigError(f"features = {kind!r}: choose one of {list(FEATURE_KINDS)}")
-        for key, val in (("in_dim", in_dim), ("octaves", octaves), ("harmonics", harmonics),
-                         ("n_random", n_random)):  # fmt: skip
+        for key, val in (
+            ("in_dim", in_dim),
+            ("octaves", octaves),
+            ("harmonics", harmonics),
+            ("n_random", n_random),
+        ):
             if int(val) < 1:
                 raise FeatureConfigError(f"features = {kind!r}: {key} must be >= 1, got {val}")
         if not (math.isfinite(scale) and scale > 0):

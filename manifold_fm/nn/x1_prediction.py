@@ -1,6 +1,6 @@
 """Model wrappers for data prediction and self-conditioning on any ManifoldSpace.
 
-Why a file of its own: a network that predicts the clean point x1_hat (FrameFlow,
+A network that predicts the clean point x1_hat (FrameFlow,
 FoldFlow, AlphaFold-style frame updates) must look like a velocity model to the Trainer,
 the samplers and the likelihood; :class:`X1Prediction` does the conversion
 u = kappa'/(1-kappa) log_{x_t}(x1_hat) (the space's ``x1_to_velocity``). Self-conditioning

@@ -3,7 +3,9 @@
 :func:`sample` is the one loop (:mod:`manifold_fm.solvers.loop`); the field it integrates,
 with guidance and sampler policies, is :class:`VelocityField`
 (:mod:`manifold_fm.solvers.field`); the geometric fixed-step methods are in
-:mod:`manifold_fm.solvers.fixed`.
+:mod:`manifold_fm.solvers.fixed`. The likelihood (:func:`log_prob`, the instantaneous
+change of variables integrated backwards) is in :mod:`manifold_fm.solvers.likelihood`, the
+divergence estimators it uses in :mod:`manifold_fm.solvers.divergence`.
 """
 
 from manifold_fm.solvers.field import (
@@ -15,6 +17,7 @@ from manifold_fm.solvers.field import (
 )
 from manifold_fm.solvers.final_jump import sample_with_final_jump
 from manifold_fm.solvers.fixed import FIXED_STEP_METHODS, make_time_grid
+from manifold_fm.solvers.likelihood import LogProbResult, log_prob
 from manifold_fm.solvers.loop import ADAPTIVE_METHODS, SampleResult, sample, sampling_methods
 
 __all__ = [
@@ -22,9 +25,11 @@ __all__ = [
     "FIXED_STEP_METHODS",
     "AmbientODE",
     "FieldPolicy",
+    "LogProbResult",
     "RotationRate",
     "SampleResult",
     "VelocityField",
+    "log_prob",
     "make_time_grid",
     "odeint_ambient",
     "sample",

@@ -1,6 +1,6 @@
 """The vector field a sampler integrates: the model, guidance, policies, the ambient adapter.
 
-Why a file of its own: everything that decides *which* ODE is integrated lives here, apart
+Everything that decides *which* ODE is integrated lives here, apart
 from the integrators that decide *how*. :class:`VelocityField` evaluates the model (with
 classifier-free guidance) and then applies sampler policies such as :class:`RotationRate`,
 so every method -- euler, midpoint, rk4 and the adaptive torchdiffeq ones -- integrates the

@@ -1,6 +1,6 @@
 """Sampling with policies on all but the last step: FrameFlow's final jump to x1_hat.
 
-Why a file of its own: FrameFlow samples rotations with the rotation-rate schedule
+FrameFlow samples rotations with the rotation-rate schedule
 (:class:`~manifold_fm.solvers.RotationRate`, exp rate c = 10) and ends with a jump to the
 model's clean-point prediction. The jump needs nothing protein-specific: the last Euler
 step, from t = 1 - h to 1, taken with the model's own field (no policy), is
@@ -54,13 +54,34 @@ def sample_with_final_jump(
     returned ``nfe`` counts both parts; ``times`` is the whole grid.
     """
     if not final_jump:
-        return sample(model, space, x0_or_n, steps=steps, policies=policies, mask=mask,
-                      cond=cond, generator=generator, device=device, dtype=dtype)  # fmt: skip
+        return sample(
+            model,
+            space,
+            x0_or_n,
+            steps=steps,
+            policies=policies,
+            mask=mask,
+            cond=cond,
+            generator=generator,
+            device=device,
+            dtype=dtype,
+        )
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
         raise ValueError(f"sample_with_final_jump: steps must be an int >= 2, got {steps!r}")
     grid = make_time_grid(steps, None, dtype=torch.float64)
-    head = sample(model, space, x0_or_n, time_grid=grid[:-1], policies=policies, mask=mask,
-                  cond=cond, generator=generator, device=device, dtype=dtype)  # fmt: skip
-    last = sample(model, space, head.x, time_grid=grid[-2:], mask=mask, cond=cond,
-                  generator=generator)  # fmt: skip
+    head = sample(
+        model,
+        space,
+        x0_or_n,
+        time_grid=grid[:-1],
+        policies=policies,
+        mask=mask,
+        cond=cond,
+        generator=generator,
+        device=device,
+        dtype=dtype,
+    )
+    last = sample(
+        model, space, head.x, time_grid=grid[-2:], mask=mask, cond=cond, generator=generator
+    )
     return SampleResult(x=last.x, times=grid, trajectory=None, nfe=head.nfe + last.nfe)

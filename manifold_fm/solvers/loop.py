@@ -1,6 +1,6 @@
 """The one sampling loop: :func:`sample` drives every Space through a method table.
 
-Why a file of its own: the loop, the method table a space gets and the argument checks are
+The loop, the method table a space gets and the argument checks are
 the sampler's public face; the field (:mod:`manifold_fm.solvers.field`) and the step
 functions (:mod:`manifold_fm.solvers.fixed`) are its parts. The table of a space is
 
@@ -161,15 +161,47 @@ def sample(
         )
     with torch.set_grad_enabled(enable_grad):
         return _integrate(
-            model, space, x0_or_n, steps, method, time_grid, cond, guidance_scale, policies,
-            mask, return_trajectory, progress, generator, device, dtype, atol, rtol, adjoint,
-        )  # fmt: skip
+            model,
+            space,
+            x0_or_n,
+            steps,
+            method,
+            time_grid,
+            cond,
+            guidance_scale,
+            policies,
+            mask,
+            return_trajectory,
+            progress,
+            generator,
+            device,
+            dtype,
+            atol,
+            rtol,
+            adjoint,
+        )
 
 
 def _integrate(
-    model, space, x0_or_n, steps, method, time_grid, cond, guidance_scale, policies, mask,
-    return_trajectory, progress, generator, device, dtype, atol, rtol, adjoint,
-) -> SampleResult:  # fmt: skip
+    model,
+    space,
+    x0_or_n,
+    steps,
+    method,
+    time_grid,
+    cond,
+    guidance_scale,
+    policies,
+    mask,
+    return_trajectory,
+    progress,
+    generator,
+    device,
+    dtype,
+    atol,
+    rtol,
+    adjoint,
+) -> SampleResult:
     """The body of :func:`sample` (arguments as there), under the caller's grad mode."""
     check_cond(model, cond, guidance=guidance_scale is not None)
     field = VelocityField(model, space, cond, guidance_scale, mask, policies)

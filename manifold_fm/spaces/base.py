@@ -112,7 +112,7 @@ class ManifoldSpace(X1Parametrization, Space):
     def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """Carry a tangent vector ``v`` at ``y`` to the tangent space at ``x``.
 
-        Used by the divergence of :mod:`manifold_fm.divergence`. Default: orthogonal
+        Used by the divergence of :mod:`manifold_fm.solvers.divergence`. Default: orthogonal
         projection (exact to first order for embedded manifolds). Lie groups with
         left-trivialised tangents override it with the identity.
         """
@@ -150,7 +150,7 @@ class ManifoldSpace(X1Parametrization, Space):
     def log_volume_drift(self, x: Tensor, v: Tensor) -> Tensor | None:
         """<grad log sqrt(det G)(x), v> in the point chart, or None where it is not needed.
 
-        The likelihood's divergence (:mod:`manifold_fm.divergence`) differentiates
+        The likelihood's divergence (:mod:`manifold_fm.solvers.divergence`) differentiates
         ``transport``-ed fields; when ``transport`` is not the Levi-Civita transport of a
         non-flat chart metric (open subsets of R^N with a metric G(x): the Poincare ball,
         SPD), div_g v = div_chart v + <grad log sqrt(det G), v>, and this hook supplies the

@@ -1,6 +1,6 @@
 """The minimal Space contract, continuous or discrete, and the training-pair record.
 
-Why a file of its own: :class:`Space` is what the trainer, samplers and benchmarks are written
+:class:`Space` is what the trainer, samplers and benchmarks are written
 against (prior, training pair, loss, one sampling step, validation), and the discrete CTMC
 space implements only this layer; :mod:`manifold_fm.spaces.base` builds the Riemannian case
 on it.

@@ -1,6 +1,6 @@
 """The generic orthonormal tangent basis of a ManifoldSpace (the fallback of ``tangent_basis``).
 
-Why a file of its own: the likelihood's exact divergence needs an orthonormal basis of every
+The likelihood's exact divergence needs an orthonormal basis of every
 tangent space; spaces with a closed form override :meth:`ManifoldSpace.tangent_basis`, all
 others use this one construction from ``proju`` and ``inner``.
 """

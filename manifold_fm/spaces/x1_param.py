@@ -1,6 +1,6 @@
 """Data prediction on a Riemannian manifold: the clean point x1_hat <-> the path velocity.
 
-Why a file of its own: FrameFlow-style models predict the clean point x1_hat, the
+FrameFlow-style models predict the clean point x1_hat, the
 geodesic path wants a velocity; the conversion, its inverse (what self-conditioning feeds
 back) and the x1 form of the loss are one formula, kept here once for every
 :class:`~manifold_fm.spaces.base.ManifoldSpace` (mixed in there).

@@ -26,11 +26,11 @@ from types import SimpleNamespace
 
 import torch
 
+import manifold_fm.testing.props_core as core
+import manifold_fm.testing.props_dim as dims
+import manifold_fm.testing.props_metric as metric
+import manifold_fm.testing.props_prior as prior
 from manifold_fm.spaces.base import ManifoldSpace
-from manifold_fm.testing import props_core as core
-from manifold_fm.testing import props_dim as dims
-from manifold_fm.testing import props_metric as metric
-from manifold_fm.testing import props_prior as prior
 from manifold_fm.testing.context import Ctx
 from manifold_fm.testing.report import FAILED, SKIPPED, CheckReport, PropertyResult, SpaceCheckError
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from manifold_fm.divergence import DivergenceField
+from manifold_fm.solvers.divergence import DivergenceField
 from manifold_fm.testing.context import Ctx
 from manifold_fm.testing.report import PropertyResult
 from manifold_fm.testing.stein_fields import gaussian_proposal_log_density, stein_fields

@@ -1,6 +1,6 @@
 """The two loss forms, FrameFlow's time weighting and self-conditioning of a training step.
 
-Why a file of its own: these are options of the one Trainer that act on every Space
+These are options of the one Trainer that act on every Space
 through the contract only (``loss``, ``x1_loss_scale``, ``x1_estimate``), kept apart from
 the loop so the step stays readable.
 

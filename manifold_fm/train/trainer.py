@@ -29,11 +29,11 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
+import manifold_fm.train.checkpoint as ckpt
 from manifold_fm.conditioning import check_cond, check_self_condition, with_dropped
 from manifold_fm.couplings import get_coupling
 from manifold_fm.progress import progress
 from manifold_fm.spaces.base import Space
-from manifold_fm.train import checkpoint as ckpt
 from manifold_fm.train.batches import make_batches
 from manifold_fm.train.builder import build_parts, check_arguments, setup_device
 from manifold_fm.train.collate import BATCH_KEYS

@@ -80,15 +80,21 @@ def test_a_live_lock_refuses_and_a_stale_one_is_taken_over(tmp_path):
     (tmp_path / "lock").write_text(str(__import__("os").getpid()))
     with pytest.raises(RunLockedError, match="being run by process"):
         run_curve(tmp_path, [0.01], CountingJob())
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)  # fmt: skip
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     (tmp_path / "lock").write_text(dead.stdout.strip())
     assert run_curve(tmp_path, [0.01], CountingJob())[0]["budget_s"] == 0.01
 
 
 def test_gap_trend_is_the_slope_per_doubling():
-    curve = [{"budget_s": b, "ar_bpc": 2.0, "mask_nelbo_bpc": 2.0 + g}
-             for b, g in ((240, 1.0), (480, 0.8), (960, 0.6))]  # fmt: skip
+    curve = [
+        {"budget_s": b, "ar_bpc": 2.0, "mask_nelbo_bpc": 2.0 + g}
+        for b, g in ((240, 1.0), (480, 0.8), (960, 0.6))
+    ]
     assert gap_trend(curve) == pytest.approx(-0.2)
     assert gap_trend(curve[:1]) is None
 
@@ -117,12 +123,18 @@ def test_report_adds_the_curves_and_keeps_the_rest(tmp_path):
     runs = tmp_path / "runs"
     with pytest.raises(FileNotFoundError, match="no cached curve points"):
         report(runs, str(out), {"text": {}, "msa": {}}, ("DHFR",), cached_results)
-    _cache(runs / "text" / "ar", [{"budget_s": b, "bpc": v, "steps": 1}
-                                  for b, v in ((240, 2.6), (480, 2.4))])  # fmt: skip
-    _cache(runs / "text" / "mask", [{"budget_s": b, "nelbo_bpc": v, "steps": 1}
-                                    for b, v in ((240, 3.9), (480, 3.5))])  # fmt: skip
-    _cache(runs / "DHFR" / "mask", [{"budget_s": 150.0, "pair_r": 0.4, "pair_r_ceiling": 0.85,
-                                     "steps": 1}])  # fmt: skip
+    _cache(
+        runs / "text" / "ar",
+        [{"budget_s": b, "bpc": v, "steps": 1} for b, v in ((240, 2.6), (480, 2.4))],
+    )
+    _cache(
+        runs / "text" / "mask",
+        [{"budget_s": b, "nelbo_bpc": v, "steps": 1} for b, v in ((240, 3.9), (480, 3.5))],
+    )
+    _cache(
+        runs / "DHFR" / "mask",
+        [{"budget_s": 150.0, "pair_r": 0.4, "pair_r_ceiling": 0.85, "steps": 1}],
+    )
     before = json.loads((out / "text.json").read_text())
     rf_before = json.loads((out / "sequences.json").read_text())["RF00162"]
     report(runs, str(out), {"text": {"dim": 128}, "msa": {}}, ("DHFR",), cached_results)

@@ -39,16 +39,25 @@ def test_von_mises_kde_integrates_to_one_on_the_circle(kappa):
 def test_bandwidths_are_the_validation_optimum():
     g = torch.Generator().manual_seed(1)
     train = torch.rand(300, 2, generator=g, dtype=torch.float64) * 2 * math.pi
-    val = torch.remainder(train[:40] + 0.2 * torch.randn(40, 2, generator=g, dtype=torch.float64),
-                          2 * math.pi)  # fmt: skip
+    val = torch.remainder(
+        train[:40] + 0.2 * torch.randn(40, 2, generator=g, dtype=torch.float64), 2 * math.pi
+    )
     kappas, weights = (1.0, 5.0, 25.0, 125.0), (0.3, 1.0)
     kde = fit_kde("von_mises", train, val, kappas, weights)
     lp = kde_log_density("von_mises", train, val, kappas)
     brute = min(
-        (-float(torch.logaddexp(lp[i] + math.log(w), lp[j] + math.log1p(-w)).mean())
-         if w < 1 else -float(lp[i].mean()), i, j, w)
-        for i in range(4) for j in range(4) for w in weights
-    )  # fmt: skip
+        (
+            -float(torch.logaddexp(lp[i] + math.log(w), lp[j] + math.log1p(-w)).mean())
+            if w < 1
+            else -float(lp[i].mean()),
+            i,
+            j,
+            w,
+        )
+        for i in range(4)
+        for j in range(4)
+        for w in weights
+    )
     assert kde.val_nll == pytest.approx(brute[0], abs=1e-12)
     assert math.isclose(-float(kde.log_density(val).mean()), kde.val_nll, abs_tol=1e-9)
 

@@ -43,14 +43,28 @@ def test_smoke_budget_writes_every_file_and_reuses_its_checkpoint(tmp_path, caps
     out, run = tmp_path / "out", tmp_path / "run"
     argv = ["--budget", "smoke", "--out-dir", str(out), "--run-dir", str(run)]
     doc = mnist.main(argv)
-    for name in ["mnist.json", "mnist.md", "mnist.png", "mnist_uncond.png",
-                 "mnist_class_w0.png", "mnist_class_w1.png", "mnist_class_w3.png"]:  # fmt: skip
+    for name in [
+        "mnist.json",
+        "mnist.md",
+        "mnist.png",
+        "mnist_uncond.png",
+        "mnist_class_w0.png",
+        "mnist_class_w1.png",
+        "mnist_class_w3.png",
+    ]:
         assert (out / name).is_file(), name
     saved = json.loads((out / "mnist.json").read_text())
     validate_results(saved, "mnist")
     assert (out / "mnist.md").read_text() == markdown(saved)
-    for key in ["fid", "fid_floor", "classifier_accuracy", "bits_per_dim",
-                "bits_per_dim_stderr", "train_images_per_s", "params"]:  # fmt: skip
+    for key in [
+        "fid",
+        "fid_floor",
+        "classifier_accuracy",
+        "bits_per_dim",
+        "bits_per_dim_stderr",
+        "train_images_per_s",
+        "params",
+    ]:
         assert isinstance(saved[key], (int, float)), key
     assert set(saved["cond_accuracy"]) == {"0", "1", "3"}
     assert {r["method"] for r in saved["nfe_curve"]} == {"euler", "midpoint", "rk4", "dopri5"}

@@ -32,9 +32,22 @@ def bench():
 
 
 def _argv(tmp_path, steps=20):
-    return ["--dataset", "volcano", "--budget", "quick", "--seeds", "0", "1", "--steps",
-            str(steps), "--run-dir", str(tmp_path / "runs"), "--out-dir", str(tmp_path / "out"),
-            "--no-png"]  # fmt: skip
+    return [
+        "--dataset",
+        "volcano",
+        "--budget",
+        "quick",
+        "--seeds",
+        "0",
+        "1",
+        "--steps",
+        str(steps),
+        "--run-dir",
+        str(tmp_path / "runs"),
+        "--out-dir",
+        str(tmp_path / "out"),
+        "--no-png",
+    ]
 
 
 def test_second_run_reads_the_cache(bench, tmp_path, monkeypatch):
@@ -42,11 +55,20 @@ def test_second_run_reads_the_cache(bench, tmp_path, monkeypatch):
     first = run_benchmark(bench, argv)["volcano"]
     assert (tmp_path / "out" / "earth.png").stat().st_size > 10_000
     files = sorted(p.name for p in (tmp_path / "runs").glob("*.json"))
-    assert files == ["volcano_seed0_flow.json", "volcano_seed0_peer.json",
-                     "volcano_seed1_flow.json"]  # fmt: skip
-    for key in ("test_nll_rk4_mean", "test_nll_novel_mean", "test_nll_duplicated_mean",
-                "kde_test_nll_mean", "kde_test_nll_novel_mean", "peer_flow_matching_test_nll",
-                "test_nll_seed0"):  # fmt: skip
+    assert files == [
+        "volcano_seed0_flow.json",
+        "volcano_seed0_peer.json",
+        "volcano_seed1_flow.json",
+    ]
+    for key in (
+        "test_nll_rk4_mean",
+        "test_nll_novel_mean",
+        "test_nll_duplicated_mean",
+        "kde_test_nll_mean",
+        "kde_test_nll_novel_mean",
+        "peer_flow_matching_test_nll",
+        "test_nll_seed0",
+    ):
         assert key in first
     # the peer is a benchmark extra: with flow_matching it is scored, without it the
     # record says why (the dev install, as in CI, has no flow_matching)
@@ -91,8 +113,16 @@ def test_peer_on_several_seeds_is_compared_seed_by_seed(bench, tmp_path, monkeyp
     def fake_run(method, space, data, keys, seed, *a, **k):
         calls.append((seed, method))
         nll = {"flow": 1.0 + seed, "peer": 1.5 + 2 * seed}[method]
-        rec = {"seed": seed, "test_nll": nll, "val_nll": nll, "best_step": 1, "novel_share": 1.0,
-               "dup_share": 0.0, "wall_s": 0.0, "val_history": [[1, nll]]}  # fmt: skip
+        rec = {
+            "seed": seed,
+            "test_nll": nll,
+            "val_nll": nll,
+            "best_step": 1,
+            "novel_share": 1.0,
+            "dup_share": 0.0,
+            "wall_s": 0.0,
+            "val_history": [[1, nll]],
+        }
         return rec, None
 
     monkeypatch.setattr(nll_runs, "_run", fake_run)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from _shared_data import PROTEIN_DATA, needs_proteins
 
-from benchmarks._protein_metrics import (
+from benchmarks.results_io import validate_results
+from manifold_fm.proteins.metrics import (
     UNAVAILABLE,
     ca_ca_stats,
     clash_rate,
@@ -22,7 +23,6 @@ from benchmarks._protein_metrics import (
     set_metrics,
     tm_score,
 )
-from benchmarks.results_io import validate_results
 
 DATA = PROTEIN_DATA
 needs_data = needs_proteins
@@ -36,8 +36,9 @@ def _place(a, b, c, bond, angle, torsion):
     bc = (c - b) / np.linalg.norm(c - b)
     n = np.cross(b - a, bc)
     n /= np.linalg.norm(n)
-    d2 = bond * np.array([-math.cos(ang), math.sin(ang) * math.cos(tor),
-                          math.sin(ang) * math.sin(tor)])  # fmt: skip
+    d2 = bond * np.array(
+        [-math.cos(ang), math.sin(ang) * math.cos(tor), math.sin(ang) * math.sin(tor)]
+    )
     return c + np.stack([bc, np.cross(n, bc), n], -1) @ d2
 
 
@@ -114,8 +115,9 @@ def test_tm_score_is_one_on_itself_and_set_metrics_has_every_key():
     assert tm_score(chains[0][:, 1], chains[1][:, 1]) < 0.5
     ref = rama_histogram(dihedrals(chains[0]))
     out = set_metrics(chains, rama_ref=ref, novelty_ref=[chains[0][:, 1], random_walk(40, rng)])
-    assert out["tm_novelty"] == pytest.approx((1.0 + tm_score(chains[1][:, 1],
-                                               chains[0][:, 1])) / 2, abs=0.05)  # fmt: skip
+    assert out["tm_novelty"] == pytest.approx(
+        (1.0 + tm_score(chains[1][:, 1], chains[0][:, 1])) / 2, abs=0.05
+    )
     assert set(out) >= {
         "ca_ca_mad",
         "ca_ca_within_0.1",
@@ -134,7 +136,7 @@ def test_tm_score_is_one_on_itself_and_set_metrics_has_every_key():
 @needs_dssp
 def test_pydssp_agrees_with_the_ts50_reference_files():
     from benchmarks._protein_data import dssp_agreement
-    from manifold_fm.data.proteins import load_proteins
+    from manifold_fm.proteins import load_proteins
 
     ps = load_proteins(DATA / "proteins" / "pdb")
     ref = DATA / "proteins" / "dssp_ts50"
@@ -149,8 +151,16 @@ def test_pydssp_agrees_with_the_ts50_reference_files():
 def test_smoke_budget_writes_every_file_and_reuses_its_checkpoint(tmp_path, capsys):
     from benchmarks import protein
 
-    args = ["--budget", "smoke", "--root", str(DATA), "--out-dir", str(tmp_path / "out"),
-            "--run-dir", str(tmp_path / "run")]  # fmt: skip
+    args = [
+        "--budget",
+        "smoke",
+        "--root",
+        str(DATA),
+        "--out-dir",
+        str(tmp_path / "out"),
+        "--run-dir",
+        str(tmp_path / "run"),
+    ]
     doc = protein.main(args)
     validate_results(doc, "protein")
     out = tmp_path / "out"
@@ -172,7 +182,9 @@ def test_smoke_budget_writes_every_file_and_reuses_its_checkpoint(tmp_path, caps
     assert len(saved["learning_curve"]) == 2
     assert (out / "protein.md").is_file() and (out / "protein.png").stat().st_size > 0
     assert sorted(p.name for p in (out / "protein_samples").iterdir()) == [
-        "len50_0.pdb", "len75_0.pdb"]  # fmt: skip
+        "len50_0.pdb",
+        "len75_0.pdb",
+    ]
     capsys.readouterr()
     again = protein.main(args)
     assert "not retraining" in capsys.readouterr().out
@@ -186,7 +198,7 @@ def test_a_run_killed_after_its_first_chunk_resumes_training_from_its_checkpoint
     from benchmarks import _protein_train
     from benchmarks._protein_data import split
     from benchmarks.protein import BUDGETS
-    from manifold_fm.data.proteins import load_proteins
+    from manifold_fm.proteins import load_proteins
 
     train_set, _ = split(load_proteins(DATA / "proteins" / "pdb", max_length=80), 2, 0)
     b, real_draw, calls = BUDGETS["smoke"], _protein_train.draw, []

@@ -29,11 +29,18 @@ def test_lever_budget_switches_exactly_one_lever_and_keeps_the_rest():
 
 def test_a_missing_main_run_is_named_before_any_training(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"plan\.json is missing"):
-        protein_levers.main(["--budget", "smoke", "--main-run-dir", str(tmp_path / "none"),
-                             "--out-dir", str(tmp_path / "out")])  # fmt: skip
+        protein_levers.main(
+            [
+                "--budget",
+                "smoke",
+                "--main-run-dir",
+                str(tmp_path / "none"),
+                "--out-dir",
+                str(tmp_path / "out"),
+            ]
+        )
     with pytest.raises(ValueError, match=r"--chunks must be in 1\.\.2"):
-        protein_levers.main(["--budget", "smoke", "--chunks", "3",
-                             "--main-run-dir", str(tmp_path)])  # fmt: skip
+        protein_levers.main(["--budget", "smoke", "--chunks", "3", "--main-run-dir", str(tmp_path)])
     assert not (tmp_path / "out").exists()
 
 
@@ -42,12 +49,35 @@ def test_smoke_ablation_follows_the_main_runs_steps_and_curve(tmp_path):
     from benchmarks import protein
 
     main_dir, out = tmp_path / "protein_smoke", tmp_path / "out"
-    protein.main(["--budget", "smoke", "--root", str(PROTEIN_DATA), "--out-dir", str(out),
-                  "--run-dir", str(main_dir)])  # fmt: skip
+    protein.main(
+        [
+            "--budget",
+            "smoke",
+            "--root",
+            str(PROTEIN_DATA),
+            "--out-dir",
+            str(out),
+            "--run-dir",
+            str(main_dir),
+        ]
+    )
     plan = json.loads((main_dir / "plan.json").read_text())
-    doc = protein_levers.main(["--budget", "smoke", "--chunks", "1", "--levers", "no_aux",
-                               "--root", str(PROTEIN_DATA), "--main-run-dir", str(main_dir),
-                               "--out-dir", str(out)])  # fmt: skip
+    doc = protein_levers.main(
+        [
+            "--budget",
+            "smoke",
+            "--chunks",
+            "1",
+            "--levers",
+            "no_aux",
+            "--root",
+            str(PROTEIN_DATA),
+            "--main-run-dir",
+            str(main_dir),
+            "--out-dir",
+            str(out),
+        ]
+    )
     validate_results(doc, "protein_levers")
     abl = json.loads((main_dir.parent / "protein_smoke_no_aux" / "plan.json").read_text())
     assert abl["steps"] == plan["steps"]

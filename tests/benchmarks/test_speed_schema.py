@@ -35,9 +35,15 @@ def fake_topic(monkeypatch):
     """A speed topic ``fake`` whose one row costs nothing to measure."""
     mod = types.ModuleType("benchmarks.speed_fake")
     mod.rows = lambda quick=False: [
-        {"name": "fake_row", "unit": "ms", "ours": 1.0, "peer": "p", "peer_value": 2.0,
-         "ratio": 2.0}
-    ]  # fmt: skip
+        {
+            "name": "fake_row",
+            "unit": "ms",
+            "ours": 1.0,
+            "peer": "p",
+            "peer_value": 2.0,
+            "ratio": 2.0,
+        }
+    ]
     monkeypatch.setitem(sys.modules, "benchmarks.speed_fake", mod)
     monkeypatch.setattr(speed, "TOPICS", [*speed.TOPICS, "fake"])
 

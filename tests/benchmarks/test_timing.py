@@ -75,9 +75,13 @@ def test_summary_statistics():
     even = Timing(wall=(1.0, 3.0), cpu=(1.0, 3.0), calls_per_block=1, threads=1)
     assert even.median() == 2.0 and even.median_rate() == pytest.approx((1 + 1 / 3) / 2)
     assert t.summary() == {
-        "median_s": 3.0, "best_s": 1.0, "iqr_s": pytest.approx(2.0), "blocks": 5,
-        "calls_per_block": 10, "threads": 3,
-    }  # fmt: skip
+        "median_s": 3.0,
+        "best_s": 1.0,
+        "iqr_s": pytest.approx(2.0),
+        "blocks": 5,
+        "calls_per_block": 10,
+        "threads": 3,
+    }
     with pytest.raises(TimingConfigError, match="kind"):
         t.median("gpu")
 

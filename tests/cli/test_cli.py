@@ -28,16 +28,26 @@ def test_train_then_sample(tmp_path, capsys):
         [
             "train",
             str(CONFIGS / "sphere_mlp.toml"),
-            "--set", "train.steps=30",
-            "--set", "train.log_every=10",
-            "--set", "train.progress=false",
-            "--set", f"train.out_dir='{out}'",
-            "--set", "data.n=500",
-            "--set", "model.hidden=16",
-            "--set", "model.n_classes=4", "--set", "data.labels=true",
-            "--set", "train.cond_dropout=0.2",
+            "--set",
+            "train.steps=30",
+            "--set",
+            "train.log_every=10",
+            "--set",
+            "train.progress=false",
+            "--set",
+            f"train.out_dir='{out}'",
+            "--set",
+            "data.n=500",
+            "--set",
+            "model.hidden=16",
+            "--set",
+            "model.n_classes=4",
+            "--set",
+            "data.labels=true",
+            "--set",
+            "train.cond_dropout=0.2",
         ]
-    )  # fmt: skip
+    )
     assert rc == 0
     assert '"steps": 30' in capsys.readouterr().out
     state = load_checkpoint(out / "ckpt.pt")

@@ -157,5 +157,18 @@ def test_a_fixed_step_method_on_a_token_space_is_refused_in_option_terms(capsys,
     save_checkpoint({"step": 1, "ema": model.state_dict(), "meta": {"run": run}}, tmp_path / "c.pt")
     err = _error(capsys, ["sample", str(tmp_path / "c.pt"), "--method", "rk4"])
     assert "--method rk4" in err and "--method euler" in err
-    assert main(["sample", str(tmp_path / "c.pt"), "--n", "3", "--steps", "2",
-                 "--out", str(tmp_path / "s.pt")]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "sample",
+                str(tmp_path / "c.pt"),
+                "--n",
+                "3",
+                "--steps",
+                "2",
+                "--out",
+                str(tmp_path / "s.pt"),
+            ]
+        )
+        == 0
+    )

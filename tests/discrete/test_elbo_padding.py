@@ -2,7 +2,7 @@
 
 An all-padding row has nothing to code: NELBO exactly 0 under both estimators (the "k"
 estimator used to divide 0 by 0). Per-row condition tensors must be sliced with each batch
-of ``batch_size`` rows, as :func:`manifold_fm.likelihood.log_prob` does.
+of ``batch_size`` rows, as :func:`manifold_fm.solvers.likelihood.log_prob` does.
 """
 
 from __future__ import annotations
@@ -33,8 +33,16 @@ def test_all_padding_row_costs_zero(estimator):
     mask = torch.ones(4, L, dtype=torch.bool)
     mask[2] = False  # row 2 is all padding
     mask[3, 2:] = False
-    res = elbo(label_model, space, x1, n_t=4, mask=mask, estimator=estimator,
-               cond={"label": label}, generator=g)  # fmt: skip
+    res = elbo(
+        label_model,
+        space,
+        x1,
+        n_t=4,
+        mask=mask,
+        estimator=estimator,
+        cond={"label": label},
+        generator=g,
+    )
     assert bool(torch.isfinite(res.nats).all()) and math.isfinite(res.bits_per_token)
     assert float(res.nats[2]) == 0.0
     assert res.bits_per_token < 1e-6  # the model is (almost) perfect on the real tokens
@@ -44,8 +52,14 @@ def test_a_mask_without_real_tokens_is_refused():
     space = CTMCSpace(V, L, "mask")
     x1 = torch.zeros(3, L, dtype=torch.long)
     with pytest.raises(ValueError, match="no real token"):
-        elbo(label_model, space, x1, mask=torch.zeros(3, L, dtype=torch.bool), estimator="k",
-             cond={"label": torch.zeros(3, dtype=torch.long)})  # fmt: skip
+        elbo(
+            label_model,
+            space,
+            x1,
+            mask=torch.zeros(3, L, dtype=torch.bool),
+            estimator="k",
+            cond={"label": torch.zeros(3, dtype=torch.long)},
+        )
 
 
 @pytest.mark.parametrize("estimator", ["k", "t"])
@@ -59,8 +73,16 @@ def test_per_row_condition_is_sliced_per_batch(estimator):
     def model(x_t, t, label, scale):
         return label_model(x_t, t, label) * scale
 
-    res = elbo(model, space, x1, n_t=2, estimator=estimator, batch_size=3,
-               cond={"label": label, "scale": shared}, generator=g)  # fmt: skip
+    res = elbo(
+        model,
+        space,
+        x1,
+        n_t=2,
+        estimator=estimator,
+        batch_size=3,
+        cond={"label": label, "scale": shared},
+        generator=g,
+    )
     assert res.bits_per_token < 1e-6  # each row met its own label
 
 

@@ -16,7 +16,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 import mfm_reference as ref  # noqa: E402
 import plain_docstrings  # noqa: E402
 
-from manifold_fm import demo  # noqa: E402
+from manifold_fm.cli import demo  # noqa: E402
 from manifold_fm.cli.main import build_parser  # noqa: E402
 from manifold_fm.cli.registry import DATASETS, MODELS, SPACES  # noqa: E402
 from manifold_fm.train import TrainConfig  # noqa: E402

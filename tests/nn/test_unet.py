@@ -35,8 +35,11 @@ def test_default_unet_is_mnist_sized():
     m = UNet(n_classes=10)
     assert 5e5 < m.n_params() < 2e6
     assert m(torch.randn(2, 1, 28, 28), torch.rand(2), label=torch.tensor([1, 2])).shape == (
-        2, 1, 28, 28,
-    )  # fmt: skip
+        2,
+        1,
+        28,
+        28,
+    )
 
 
 def test_classes_change_the_output_and_the_null_class_is_the_unconditional_model():

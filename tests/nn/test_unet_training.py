@@ -30,9 +30,18 @@ def test_trainer_steps_on_64_mnist_images_lower_the_loss():
     torch.manual_seed(0)
     model = UNet(**TINY, n_classes=10)
     cfg = TrainConfig(
-        steps=40, batch_size=32, lr=3e-3, warmup_steps=0, lr_schedule="constant",
-        cond_dropout=0.2, ema_decay=0.0, log_every=10, progress=False, device="cpu", seed=0,
-    )  # fmt: skip
+        steps=40,
+        batch_size=32,
+        lr=3e-3,
+        warmup_steps=0,
+        lr_schedule="constant",
+        cond_dropout=0.2,
+        ema_decay=0.0,
+        log_every=10,
+        progress=False,
+        device="cpu",
+        seed=0,
+    )
     res = Trainer(Euclidean((1, 28, 28)), model, data, cfg).fit()
     assert len(res.losses) == 4
     assert res.losses[-1] < 0.8 * res.losses[0]
@@ -50,8 +59,16 @@ def _model() -> UNet:
 def _draw(model, label=None, w=None, method="euler", steps=3):
     cond = None if label is None else {"label": label}
     gen = torch.Generator().manual_seed(3)
-    return sample(model, Euclidean((1, 28, 28)), 4, steps=steps, method=method, cond=cond,
-                  guidance_scale=w, generator=gen)  # fmt: skip
+    return sample(
+        model,
+        Euclidean((1, 28, 28)),
+        4,
+        steps=steps,
+        method=method,
+        cond=cond,
+        guidance_scale=w,
+        generator=gen,
+    )
 
 
 def test_guidance_scale_0_is_the_null_class_and_1_the_conditional_model():
@@ -81,9 +98,24 @@ def test_mfm_train_then_sample_on_the_mnist_config(tmp_path, capsys):
 
     config = Path(__file__).resolve().parents[2] / "configs" / "mnist.toml"
     out = tmp_path / "run"
-    rc = main(["train", str(config), "--set", "train.steps=2", "--set", "train.batch_size=8",
-               "--set", "train.progress=false", "--set", "train.log_every=1",
-               "--set", f"train.out_dir='{out}'", "--set", "model.base_channels=8"])  # fmt: skip
+    rc = main(
+        [
+            "train",
+            str(config),
+            "--set",
+            "train.steps=2",
+            "--set",
+            "train.batch_size=8",
+            "--set",
+            "train.progress=false",
+            "--set",
+            "train.log_every=1",
+            "--set",
+            f"train.out_dir='{out}'",
+            "--set",
+            "model.base_channels=8",
+        ]
+    )
     assert rc == 0 and '"steps": 2' in capsys.readouterr().out
     samples = tmp_path / "s.pt"
     argv = ["sample", str(out / "ckpt.pt"), "--n", "3", "--steps", "2", "--out", str(samples)]

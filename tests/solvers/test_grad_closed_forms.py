@@ -16,8 +16,7 @@ from torch import nn
 from discrete_fm import CTMCSpace
 from discrete_fm.elbo import elbo
 from manifold_fm import Euclidean, Sphere
-from manifold_fm.likelihood import log_prob
-from manifold_fm.solvers import sample
+from manifold_fm.solvers import log_prob, sample
 
 FIXED = ["euler", "midpoint", "rk4"]
 ALL = [*FIXED, "dopri5", "dopri5_adjoint"]

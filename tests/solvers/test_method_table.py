@@ -8,8 +8,7 @@ import torch
 import manifold_fm.solvers.field as field_mod
 from discrete_fm import CTMCSpace, sample_ancestral
 from manifold_fm import Euclidean, Sphere
-from manifold_fm.likelihood import log_prob
-from manifold_fm.solvers import sample, sampling_methods
+from manifold_fm.solvers import log_prob, sample, sampling_methods
 
 
 def _logits_model(logits):

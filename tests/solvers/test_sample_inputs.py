@@ -9,9 +9,8 @@ from torch import nn
 from discrete_fm import CTMCSpace
 from manifold_fm import Euclidean, Sphere
 from manifold_fm.conditioning import ConditionError, accepted_cond_keys, check_cond
-from manifold_fm.likelihood import log_prob
 from manifold_fm.nn import TangentModel, TimeMLP
-from manifold_fm.solvers import sample
+from manifold_fm.solvers import log_prob, sample
 
 
 def test_off_manifold_x0_is_refused_naming_the_row():

@@ -4,7 +4,7 @@ It holds for every smooth tangent field v exactly when log p is the log density 
 Riemannian volume that ``div`` refers to (a wrong Jacobian term breaks it). <grad log p, v>
 is the derivative of log p(exp_x(s v)) at s = 0 (metric-free); div v is the trace of the
 transported derivative over the space's orthonormal tangent basis plus its chart drift (the
-recipe of :mod:`manifold_fm.divergence`, by central differences here).
+recipe of :mod:`manifold_fm.solvers.divergence`, by central differences here).
 """
 
 import geoopt

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from manifold_fm.spaces.geoopt import GeooptSpace
-from manifold_fm.spaces.geoopt_kinds import NoDefaultPriorError
+from manifold_fm.spaces.geoopt.manifolds import NoDefaultPriorError
 from manifold_fm.testing import check_space
 
 F64 = torch.float64

@@ -13,7 +13,7 @@ from manifold_fm.data.synthetic import (
 from manifold_fm.lie.igso3 import IGSO3
 from manifold_fm.priors import Prior
 from manifold_fm.spaces.geoopt import GeooptSpace
-from manifold_fm.spaces.geoopt_priors import PoincareWrappedNormal
+from manifold_fm.spaces.geoopt.priors import PoincareWrappedNormal
 
 F64 = torch.float64
 

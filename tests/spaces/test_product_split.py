@@ -38,8 +38,10 @@ def masked_batch(space: GeneralProduct, n: int, g: torch.Generator):
     se3 = space.spaces[0]
     x0 = space.sample_prior(n, generator=g)
     r = SO3().random_uniform(n * 3, generator=g).reshape(n, 3, 3, 3)
-    x1 = space.join([se3.join(r, torch.randn(n, 3, 3, generator=g)),
-                     torch.randint(0, 4, (n, 3), generator=g)], 1)  # fmt: skip
+    x1 = space.join(
+        [se3.join(r, torch.randn(n, 3, 3, generator=g)), torch.randint(0, 4, (n, 3), generator=g)],
+        1,
+    )
     lengths = torch.randint(1, 4, (n,), generator=g)
     m_frames = torch.arange(3) < lengths[:, None]
     m_tokens = torch.arange(3) < torch.randint(1, 4, (n,), generator=g)[:, None]

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from manifold_fm import Euclidean, FlatTorus, GeooptSpace, ProductSpace, Sphere
-from manifold_fm.spaces.geoopt_priors import (
+from manifold_fm.spaces.geoopt.priors import (
     PoincareWrappedNormal,
     SPDWrappedNormal,
     StiefelUniform,

@@ -27,17 +27,24 @@ def test_guidance_scale_moves_samples_towards_the_condition():
     torch.manual_seed(0)
     model = TangentModel(s, TimeMLP.for_space(s, hidden=64, depth=2, n_classes=2))
     cfg = TrainConfig(
-        steps=400, batch_size=256, lr=3e-3, warmup_steps=20, cond_dropout=0.3,
-        ema_decay=0.9, log_every=100, progress=False,
-    )  # fmt: skip
+        steps=400,
+        batch_size=256,
+        lr=3e-3,
+        warmup_steps=20,
+        cond_dropout=0.3,
+        ema_decay=0.9,
+        log_every=100,
+        progress=False,
+    )
     trainer = Trainer(s, model, _two_caps(), cfg)
     trainer.fit()
 
     def mean_z(label: int, w: float) -> float:
         gen = torch.Generator().manual_seed(1)
         cond = {"label": torch.full((600,), label, dtype=torch.long)}
-        res = sample(trainer.ema_model, s, 600, steps=30, cond=cond, guidance_scale=w,
-                     generator=gen)  # fmt: skip
+        res = sample(
+            trainer.ema_model, s, 600, steps=30, cond=cond, guidance_scale=w, generator=gen
+        )
         assert res.nfe == 60  # a guided evaluation counts as two
         return float(res.x[:, 2].mean())
 

@@ -125,8 +125,9 @@ def _data():
 
 
 def _cfg(**kw):
-    return TrainConfig(steps=6, batch_size=8, warmup_steps=1, device="cpu", progress=False,
-                       log_every=3, **kw)  # fmt: skip
+    return TrainConfig(
+        steps=6, batch_size=8, warmup_steps=1, device="cpu", progress=False, log_every=3, **kw
+    )
 
 
 def test_self_conditioning_is_off_by_default():
