@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
+from manifold_fm._io import atomic_write_text
 from manifold_fm.train.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = ["CurveJob", "RunLockedError", "cached_results", "run_curve"]
@@ -50,9 +51,7 @@ def _budget_file(folder: Path, budget: float) -> Path:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def _alive(pid: int) -> bool:

@@ -23,11 +23,12 @@ import json
 import os
 import platform
 import sys
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import torch
+
+from manifold_fm._io import atomic_write
 
 __all__ = [
     "RESULTS",
@@ -150,24 +151,6 @@ def to_json(obj: object, level: int = 0) -> str:
         items = [inner + to_json(v, level + 1) for v in obj]
         return "[\n" + ",\n".join(items) + "\n" + pad + "]"
     return json.dumps(obj, allow_nan=False)
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it onto ``path``.
-
-    If ``write`` raises, the temporary file is removed and ``path`` keeps its old content.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
 
 
 def read_results(name: str, out_dir: Path | str | None = None) -> dict | None:

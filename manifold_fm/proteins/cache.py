@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from manifold_fm._io import atomic_write
 from manifold_fm.data.files import data_root
 from manifold_fm.proteins.parse import (
     DropRecord,
@@ -107,17 +108,6 @@ def _parse_all(files: Sequence[Path], settings: dict, lenient: bool) -> ProteinS
     )
 
 
-def _write_atomic(state: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def load_proteins(
     source: str | os.PathLike | Sequence[str | os.PathLike],
     *,
@@ -188,7 +178,7 @@ def load_proteins(
             "sequences": data.sequences,
             "report": _report_state(data.report),
         }
-        _write_atomic(state, cache)
+        atomic_write(cache, lambda tmp: torch.save(state, tmp))
     return data
 
 

@@ -14,7 +14,6 @@ rank's random streams and data position, so a resume continues bit-exactly.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -24,6 +23,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from manifold_fm._io import atomic_write, remove_stale_temps
 from manifold_fm.train.batches import BatchStream
 from manifold_fm.train.config import TrainConfig
 from manifold_fm.train.distributed import DistInfo, rank_seed
@@ -41,21 +41,13 @@ __all__ = [
 
 
 def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Write ``state`` to ``path`` atomically; return the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    """Write ``state`` to ``path`` atomically (:func:`manifold_fm._io.atomic_write`)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
             torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write(path, write)
 
 
 def load_checkpoint(
@@ -80,21 +72,6 @@ def load_checkpoint(
     if not isinstance(state, dict) or "step" not in state:
         raise ValueError(f"checkpoint {str(path)!r} is not a manifold-fm training checkpoint")
     return state
-
-
-def remove_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Delete temp files a killed writer of ``path`` left behind; return what was removed.
-
-    Only files named like :func:`save_checkpoint`'s temporaries (``.<name>.*.tmp`` in the
-    same folder) are touched; call it before a run starts writing, never concurrently.
-    """
-    path = Path(path)
-    if not path.parent.is_dir():
-        return []
-    stale = sorted(path.parent.glob(f".{path.name}.*.tmp"))
-    for f in stale:
-        f.unlink(missing_ok=True)
-    return stale
 
 
 class Resumable(Protocol):

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from manifold_fm._io import atomic_write_text
+
 __all__ = ["METRICS_NAME", "MetricsLog"]
 
 METRICS_NAME = "metrics.jsonl"
@@ -33,8 +35,9 @@ class MetricsLog:
     def trim(self, step: int) -> None:
         """Keep the rows with ``row["step"] <= step`` that parse; rewrite atomically.
 
-        A missing file is left missing; the rewrite goes through a temporary file and
-        ``os.replace``, so a kill during the trim leaves the old or the new file.
+        A missing file is left missing; the rewrite is atomic
+        (:func:`manifold_fm._io.atomic_write_text`), so a kill during the trim leaves the old
+        or the new file.
         """
         if not self.path.is_file():
             return
@@ -46,6 +49,4 @@ class MetricsLog:
                 continue  # a line torn by a kill mid-write
             if isinstance(row, dict) and int(row.get("step", 0)) <= step:
                 keep.append(line)
-        tmp = self.path.with_name(f".{METRICS_NAME}.tmp")
-        tmp.write_text("".join(f"{line}\n" for line in keep))
-        os.replace(tmp, self.path)
+        atomic_write_text(self.path, "".join(f"{line}\n" for line in keep))
