@@ -13,8 +13,9 @@ choice-valued settings are checked against the tables of their implementations
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar
 
 from manifold_fm.couplings import COUPLINGS, get_coupling
 from manifold_fm.keyword_check import check_keys, check_types, closest, type_hints
@@ -27,15 +28,33 @@ __all__ = ["AMP_MODES", "TRAIN_CHOICES", "TrainConfig"]
 #: mixed-precision modes of the Trainer's forward pass
 AMP_MODES = ("auto", "bf16", "off")
 
+
+class _Choices(Mapping[str, tuple[str, ...]]):
+    """Setting -> its allowed values, each read from the table that implements it when asked,
+    so a coupling that a domain package registers later
+    (:func:`~manifold_fm.couplings.register_coupling`) is a valid choice."""
+
+    _TABLES: ClassVar[dict[str, Callable[[], Iterable[str]]]] = {
+        "lr_schedule": lambda: LR_SCHEDULES,
+        "time_sampling": lambda: TIME_SAMPLERS,
+        "coupling": lambda: COUPLINGS,
+        "amp": lambda: AMP_MODES,
+        "loss_form": lambda: LOSS_FORMS,
+        "loss_weighting": lambda: LOSS_WEIGHTINGS,
+    }
+
+    def __getitem__(self, key: str) -> tuple[str, ...]:
+        return tuple(self._TABLES[key]())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._TABLES)
+
+    def __len__(self) -> int:
+        return len(self._TABLES)
+
+
 #: setting -> its allowed values, each list taken from the code that implements it
-TRAIN_CHOICES: dict[str, tuple[str, ...]] = {
-    "lr_schedule": tuple(LR_SCHEDULES),
-    "time_sampling": tuple(TIME_SAMPLERS),
-    "coupling": tuple(COUPLINGS),
-    "amp": AMP_MODES,
-    "loss_form": LOSS_FORMS,
-    "loss_weighting": LOSS_WEIGHTINGS,
-}
+TRAIN_CHOICES: Mapping[str, tuple[str, ...]] = _Choices()
 
 
 @dataclass
