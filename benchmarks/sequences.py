@@ -41,7 +41,7 @@ from benchmarks.discrete_baselines import (
     pearson,
     site_frequencies,
 )
-from manifold_fm.data.sequences import load_msa
+from discrete_fm.data.msa import load_msa
 
 #: README figures (train -> test): independent-site bits/position, pair r ceiling
 README = {"DHFR": (2.354, 0.850), "RF00162": (1.024, 0.937)}

@@ -45,7 +45,7 @@ from benchmarks._peer_flow_matching import (
 from benchmarks._text_report import markdown
 from benchmarks.discrete_baselines import ARModel, fit_ar, ngram_js_bits, sample_entropy_bits
 from discrete_fm import elbo
-from manifold_fm.data.text import load_text
+from discrete_fm.data.text import load_text
 
 #: interpolated Witten-Bell n-gram BPC from shared/data/text/README.md (val / test)
 README_NGRAM_BPC = {

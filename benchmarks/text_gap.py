@@ -127,14 +127,14 @@ def make_job(
     levers = dict(levers or {})
     recipe = lambda kind: {**RECIPES[kind], **(QUICK if quick else {})}  # noqa: E731
     if task == "text":
-        from manifold_fm.data.text import load_text
+        from discrete_fm.data.text import load_text
 
         base = recipe("text")
         corpus = load_text("tinyshakespeare", root)
         train, _, ev = text_splits(corpus, base["length"], base["eval_chunks"])
         ev_fn, V, L = _text_eval(model, ev, base), corpus.vocab_size, base["length"]
     elif task in MSAS:
-        from manifold_fm.data.sequences import load_msa
+        from discrete_fm.data.msa import load_msa
 
         base = {k: v for k, v in recipe("msa").items() if k != "eval_chunks"}
         msa = load_msa(task, root)

@@ -7,8 +7,8 @@ time a config names a kind it does not ship. Registered here:
 * space ``ctmc``: :class:`discrete_fm.CTMCSpace` (``vocab_size``, ``length``, ``source``, ...);
 * model ``transformer``: :class:`discrete_fm.SequenceTransformer` sized from the space;
 * data ``text``: character chunks of the space's length from a corpus of
-  :data:`manifold_fm.data.text.TEXT_FILES`, long (n, length);
-* data ``msa``: a fixed-length alignment of :data:`manifold_fm.data.sequences.MSA_FILES`,
+  :data:`discrete_fm.data.text.TEXT_FILES`, long (n, length);
+* data ``msa``: a fixed-length alignment of :data:`discrete_fm.data.msa.MSA_FILES`,
   long (n, length);
 * space ``protein_cogen``: ``ProductSpace(BackboneSE3(N), CTMCSpace(20, N))``, backbone
   frames with their amino acids (data ``proteins_cogen``, model ``framenet_cogen``).
@@ -53,14 +53,14 @@ def _text(
     space: Space, name: str = "tinyshakespeare", split: str = "train", root: str | None = None
 ) -> Tensor:
     """Character chunks of the space's length from a text corpus, long (n, length)."""
-    from manifold_fm.data.text import load_text
+    from discrete_fm.data.text import load_text
 
     return load_text(name, root).chunks(split, int(space.event_shape[0]))
 
 
 def _msa(space: Space, name: str = "DHFR", split: str = "train", root: str | None = None) -> Tensor:
     """Rows of an alignment's split as token ids, long (n, length)."""
-    from manifold_fm.data.sequences import load_msa
+    from discrete_fm.data.msa import load_msa
 
     return _check_length(space, load_msa(name, root).split(split), "msa")
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from discrete_fm.data.msa import MSA_FILES
+from discrete_fm.data.text import TEXT_FILES, text8_normalise
 from manifold_fm.data.earth import EARTH_FILES
 from manifold_fm.data.files import DataFile, require_file, sha256_of
-from manifold_fm.data.sequences import MSA_FILES
-from manifold_fm.data.text import TEXT_FILES, text8_normalise
 from manifold_fm.data.torus import PROTEIN_FILE, RNA_FILE
 
 RAW = re.compile(r"^https://raw\.githubusercontent\.com/[\w.-]+/[\w.-]+/[0-9a-f]{40}/\S+[^/]$")

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from manifold_fm.data.sequences import load_msa
-from manifold_fm.data.text import load_text
+from discrete_fm.data.msa import load_msa
+from discrete_fm.data.text import load_text
 
 HAVE_DATA = bool(os.environ.get("MFM_DATA")) and os.path.isdir(os.environ.get("MFM_DATA", ""))
 
@@ -24,7 +24,7 @@ def test_missing_files_name_the_file_and_source(tmp_path):
 
 
 def test_bad_record_is_named(tmp_path, monkeypatch):
-    from manifold_fm.data import sequences
+    import discrete_fm.data.msa as sequences
     from manifold_fm.data.files import DataFile
 
     (tmp_path / "sequences").mkdir()
