@@ -69,7 +69,7 @@ class Coupling(Protocol):
 
 def uses_mask(coupling: Any) -> bool:
     """Whether ``coupling`` declares ``uses_mask = True`` (it then receives ``mask=``)."""
-    return bool(getattr(coupling, False))
+    return bool(getattr(coupling, "uses_mask", False))
 
 
 def independent(
