@@ -128,9 +128,13 @@ class DivergenceField:
         self._x, self._dirs = x, self.directions(x)
         self._t = torch.as_tensor(t, device=x.device, dtype=x.dtype).expand(n)
         u0 = torch.zeros((n, *self.space.tangent_shape), device=x.device, dtype=x.dtype)
-        _, pullback, v = torch.func.vjp(self._outputs, u0, has_aux=True)
         onehot = torch.eye(k, device=x.device, dtype=x.dtype).unsqueeze(1).expand(k, n, k)
-        (grads,) = torch.func.vmap(pullback)(onehot)  # (k, n, *tangent): J^T G z_j
+        # TorchScript functions (geoopt's maps) that the profiling executor has already
+        # optimised record a fused backward that cannot run under vmap; unoptimised
+        # execution records plain autograd ops, whose backward vmaps
+        with torch.jit.optimized_execution(False):
+            _, pullback, v = torch.func.vjp(self._outputs, u0, has_aux=True)
+            (grads,) = torch.func.vmap(pullback)(onehot)  # (k, n, *tangent): J^T G z_j
         self.nfe += 1
         dots = (grads.transpose(0, 1) * self._dirs).flatten(start_dim=2).sum(-1)  # (n, k)
         div = dots.sum(1) if self.probes is None else dots.mean(1)
