@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from manifold_fm.errors import ManifoldFMError
+
 __all__ = [
     "COND_DROP",
     "SELF_COND",
@@ -46,7 +48,7 @@ SELF_COND = "self_cond"
 _WRAPPED = ("net", "module", "_orig_mod")
 
 
-class ConditionError(ValueError):
+class ConditionError(ManifoldFMError, ValueError):
     """A condition (or guidance) the model does not take."""
 
 

@@ -3,6 +3,8 @@
 Each check raises ``ValueError`` naming what is wrong, where (the first offending row) and
 the offending value, so a user can find the bad input without a debugger. The error
 types below are ``ValueError`` subclasses, so a caller can catch either.
+
+:class:`ManifoldFMError` is the base of every error class the library defines.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from torch import Tensor
 
 __all__ = [
     "DataValidationError",
+    "ManifoldFMError",
     "ResumeMismatchError",
     "check_finite",
     "check_shape_suffix",
@@ -49,7 +52,16 @@ def check_finite(x: Tensor, event_ndim: int, name: str) -> None:
         raise ValueError(f"{name}: row {i} contains {kind} ({int(bad.sum())} bad rows)")
 
 
-class DataValidationError(ValueError):
+class ManifoldFMError(Exception):
+    """The base of every error the library raises on purpose; catch it to catch them all.
+
+    Each subclass also derives from the builtin it derived from before (``ValueError``,
+    ``TypeError``, ``RuntimeError``, ``ImportError``), so ``except ValueError`` and the
+    like keep working.
+    """
+
+
+class DataValidationError(ManifoldFMError, ValueError):
     """Training data that the space rejects (off the manifold, NaN, wrong shape, bad ids).
 
     The message names where the data came from (``data['x1']`` or the DataLoader batch and
@@ -57,7 +69,7 @@ class DataValidationError(ValueError):
     """
 
 
-class ResumeMismatchError(ValueError):
+class ResumeMismatchError(ManifoldFMError, ValueError):
     """A resume whose run differs from the one that wrote the checkpoint.
 
     ``keys`` lists the dotted keys that differ (``train.lr``, ``space``, ``data.x1``, ...).

@@ -22,6 +22,8 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from manifold_fm.errors import ManifoldFMError
+
 __all__ = [
     "ConfigKeyError",
     "ConfigTypeError",
@@ -32,11 +34,11 @@ __all__ = [
 ]
 
 
-class ConfigKeyError(ValueError):
+class ConfigKeyError(ManifoldFMError, ValueError):
     """A setting names a key, section or kind that does not exist."""
 
 
-class ConfigTypeError(TypeError):
+class ConfigTypeError(ManifoldFMError, TypeError):
     """A setting's value does not have the type its parameter declares."""
 
 

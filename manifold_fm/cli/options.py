@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import math
 
+from manifold_fm.errors import ManifoldFMError
+
 __all__ = ["CLIError", "Parser", "count", "finite", "seed"]
 
 
-class CLIError(ValueError):
+class CLIError(ManifoldFMError, ValueError):
     """A command-line option or checkpoint that ``mfm`` cannot use."""
 
 

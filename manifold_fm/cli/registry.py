@@ -27,6 +27,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
+from manifold_fm.errors import ManifoldFMError
 from manifold_fm.keyword_check import (
     ConfigKeyError,
     check_keys,
@@ -50,7 +51,7 @@ __all__ = [
 PLUGIN_GROUP = "manifold_fm.plugins"
 
 
-class PluginError(ImportError):
+class PluginError(ManifoldFMError, ImportError):
     """A ``manifold_fm.plugins`` entry point could not be loaded or failed to register."""
 
 

@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 
 from manifold_fm.data.files import DataFile, require_file
+from manifold_fm.errors import ManifoldFMError
 
 __all__ = [
     "MNIST_FILES",
@@ -57,7 +58,7 @@ _MAGIC = {"images": 2051, "labels": 2049}
 N_TRAIN, N_EVAL = 9000, 1000
 
 
-class MnistFormatError(ValueError):
+class MnistFormatError(ManifoldFMError, ValueError):
     """An IDX file that is not what it should be (magic number, sizes, truncation)."""
 
 

@@ -26,12 +26,14 @@ import math
 import torch
 from torch import Tensor, nn
 
+from manifold_fm.errors import ManifoldFMError
+
 __all__ = ["FEATURE_KINDS", "FeatureConfigError", "FeatureInput", "FourierFeatures"]
 
 FEATURE_KINDS = ("none", "octaves", "harmonics", "random")
 
 
-class FeatureConfigError(ValueError):
+class FeatureConfigError(ManifoldFMError, ValueError):
     """An input-feature setting that cannot build an encoding (names the key and value)."""
 
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from manifold_fm.errors import ManifoldFMError
+
 __all__ = [
     "BACKBONE_ATOMS",
     "BackboneChain",
@@ -39,7 +41,7 @@ BACKBONE_ATOMS = ("N", "CA", "C", "O")
 _LINE = re.compile(r"line (\d+)|:(\d+):")
 
 
-class ProteinParseError(ValueError):
+class ProteinParseError(ManifoldFMError, ValueError):
     """A structure file that cannot be read; ``path`` and ``line`` (1-based or None)."""
 
     def __init__(self, path: str | os.PathLike, line: int | None, reason: str) -> None:

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from manifold_fm.conditioning import check_cond, model_device, rows_of
-from manifold_fm.errors import first_bad_row
+from manifold_fm.errors import ManifoldFMError, first_bad_row
 from manifold_fm.solvers.divergence import DivergenceField, hutchinson_probes
 from manifold_fm.solvers.field import model_params, odeint_ambient
 from manifold_fm.solvers.fixed import FIXED_STEP_METHODS, make_time_grid
@@ -38,7 +38,7 @@ __all__ = ["LikelihoodError", "LogProbResult", "log_prob"]
 _STAGE_WEIGHTS = {"euler": (1.0,), "midpoint": (0.0, 1.0), "rk4": (1 / 6, 2 / 6, 2 / 6, 1 / 6)}
 
 
-class LikelihoodError(RuntimeError):
+class LikelihoodError(ManifoldFMError, RuntimeError):
     """The likelihood ODE produced a non-finite value (a failed solve, never a fake 0)."""
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from manifold_fm.errors import ManifoldFMError
+
 __all__ = ["FAILED", "PASSED", "SKIPPED", "CheckReport", "PropertyResult", "SpaceCheckError"]
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -84,7 +86,7 @@ class CheckReport:
         return "\n".join([head, *body])
 
 
-class SpaceCheckError(ValueError):
+class SpaceCheckError(ManifoldFMError, ValueError):
     """Raised by :func:`check_space` when a property fails; ``.report`` holds the details."""
 
     def __init__(self, report: CheckReport) -> None:

@@ -18,12 +18,13 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
+from manifold_fm.errors import ManifoldFMError
 from manifold_fm.train.distributed import DistInfo
 
 __all__ = ["LossMeter", "NonFiniteLossError", "TrainResult"]
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(ManifoldFMError, RuntimeError):
     """The training loss became NaN or inf; ``step`` is the first bad step."""
 
     def __init__(self, step: int, message: str) -> None:

@@ -38,6 +38,7 @@ import torch
 from geoopt.manifolds.base import Manifold
 from torch import Tensor
 
+from manifold_fm.errors import ManifoldFMError
 from manifold_fm.priors import Prior
 from manifold_fm.spaces.geoopt import maps as gm
 from manifold_fm.spaces.geoopt import priors as gp
@@ -47,7 +48,7 @@ __all__ = ["GeooptKind", "NoDefaultPriorError", "describe", "implements"]
 Drift = Callable[[Tensor, Tensor], Tensor]
 
 
-class NoDefaultPriorError(ValueError):
+class NoDefaultPriorError(ManifoldFMError, ValueError):
     """The manifold has no default prior with an exact density; pass ``prior=``."""
 
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
+from manifold_fm.errors import ManifoldFMError
+
 if TYPE_CHECKING:
     from manifold_fm.spaces.product.general import GeneralProduct
 
@@ -26,7 +28,7 @@ __all__ = ["MaskLike", "ProductMaskError", "pack_mask", "split_mask"]
 MaskLike = Tensor | Sequence[Tensor | None] | Mapping[int, Tensor] | None
 
 
-class ProductMaskError(ValueError):
+class ProductMaskError(ManifoldFMError, ValueError):
     """A product mask has the wrong form, targets a part without masks, or a wrong shape."""
 
 
