@@ -25,6 +25,8 @@ from manifold_fm.conditioning import with_dropped
 from manifold_fm.spaces.base import ManifoldSpace, Space
 
 __all__ = [
+    "TORCHDIFFEQ_ADAPTIVE",
+    "TORCHDIFFEQ_FIXED",
     "AmbientODE",
     "FieldPolicy",
     "RotationRate",
@@ -32,6 +34,25 @@ __all__ = [
     "model_params",
     "odeint_ambient",
 ]
+
+#: torchdiffeq's adaptive step-size methods (its ``AdaptiveStepsizeODESolver`` subclasses in
+#: ``torchdiffeq._impl.odeint.SOLVERS``): they choose their own steps to meet atol / rtol
+#: and only report the state at the requested times
+TORCHDIFFEQ_ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+#: torchdiffeq's fixed-grid methods (its ``FixedGridODESolver`` subclasses): one step per
+#: interval of the times they are given, so a caller must pass the whole time grid (given
+#: only the two end times they take a single step); ``fixed_adams`` is torchdiffeq's old
+#: name of ``implicit_adams``
+TORCHDIFFEQ_FIXED = (
+    "euler",
+    "midpoint",
+    "rk4",
+    "heun2",
+    "heun3",
+    "explicit_adams",
+    "implicit_adams",
+    "fixed_adams",
+)
 
 
 class FieldPolicy:
