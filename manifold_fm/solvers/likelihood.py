@@ -142,7 +142,7 @@ def log_prob(
     Args:
         model: ``model(x, t, **cond) -> tangent vector`` with ``t`` of shape ``(rows,)``.
         space: any :class:`ManifoldSpace` (needs ``tangent_basis``, ``expmap``,
-            ``transport``).
+            ``log_differential``).
         x1: data points, shape ``(n, *event_shape)``.
         steps: number of equal steps of the fixed-step methods, the geometric ones and
             torchdiffeq's fixed-grid ones (ignored by adaptive ones).

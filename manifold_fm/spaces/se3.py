@@ -231,9 +231,6 @@ class SE3(ManifoldSpace):
         """Largest rotation error over frames (translations are unconstrained in validate)."""
         return self.so3.point_error(self.split(x)[0]).amax(-1)
 
-    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
-        return v
-
     def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """Rotations: :meth:`SO3.log_differential` per frame; translations: identity."""
         w = self.so3.log_differential(x[..., :3], y[..., :3], v[..., :3])

@@ -4,7 +4,8 @@ Points are 3x3 rotation matrices (``event_shape = (3, 3)``). A tangent vector at
 stored as its body-frame rotation vector w in R^3 (``tangent_shape = (3,)``): the ambient
 tangent is R hat(w). With this left trivialisation
 
-* exp_R(w) = R Exp(w), log_R(S) = Log(R^T S), proju(R, w) = w, transport = identity;
+* exp_R(w) = R Exp(w), log_R(S) = Log(R^T S), proju(R, w) = w; the derivative of log,
+  d(log_R)_S [v] = J_r^{-1}(Log(R^T S)) v (``log_differential``);
 * inner(R, u, v) = u . v: the bi-invariant metric whose geodesic distance is the rotation
   angle of R^T S, in [0, pi]; total volume 8 pi^2;
 * the geodesic from R0 to R1 is gamma(s) = R0 Exp(s w), w = Log(R0^T R1), with constant
@@ -176,10 +177,6 @@ class SO3(ManifoldSpace):
         """Always 0 for (..., 3) vectors (every body vector is tangent)."""
         self.proju(x, v)
         return torch.zeros(v.shape[:-1], device=v.device, dtype=v.dtype)
-
-    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
-        """Identity (left-trivialised tangents)."""
-        return v
 
     def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """J_r^{-1}(u) v with u = Log(R^T S): body velocity at S in log_R coordinates.

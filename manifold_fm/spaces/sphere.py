@@ -122,7 +122,7 @@ class Sphere(ManifoldSpace):
         h = eye - (scale * u[..., : self.dim]).unsqueeze(-1) * u.unsqueeze(-2)
         return h
 
-    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """Pull a velocity v at y back to T_x through the log chart: d(log_x)_y [v].
 
         With u = y - <x,y> x, theta = dist(x, y), f = theta / sin(theta) and

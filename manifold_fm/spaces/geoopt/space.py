@@ -184,7 +184,8 @@ class GeooptSpace(ManifoldSpace):
         sqrt(det G) = lambda^d, so the term is -d k lambda <x, v>. SPD with the
         affine-invariant metric: sqrt(det G) ~ det(X)^{-(n+1)/2}, so the term is
         -(n+1)/2 tr(X^{-1} V). Products: the sum over their parts; a constant metric
-        scale does not change it. Other manifolds: None (embedded, projection transport).
+        scale does not change it. Other manifolds: None (embedded, with the projection as
+        ``log_differential``).
         """
         drift = self.kind.drift
         return None if drift is None else drift(x, v)
