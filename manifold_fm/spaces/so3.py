@@ -11,8 +11,10 @@ tangent is R hat(w). With this left trivialisation
 * the geodesic from R0 to R1 is gamma(s) = R0 Exp(s w), w = Log(R0^T R1), with constant
   body velocity gamma'(s) = w, so the path target is kappa'(t) w (bounded by kappa' pi).
 
-Priors: ``"uniform"`` (Haar, density 1 / (8 pi^2)) or ``"igso3"`` (IGSO3(sigma) at the
-identity, see :mod:`manifold_fm.lie.igso3`). ``projx`` is the exact nearest rotation (SVD);
+Priors: ``"uniform"`` (Haar, density 1 / (8 pi^2), :class:`~manifold_fm.lie.haar.HaarSO3`)
+or ``"igso3"`` (IGSO3(sigma) at the identity, :class:`~manifold_fm.lie.igso3.IGSO3`); the
+space holds the chosen :class:`~manifold_fm.priors.Prior` object as ``prior`` and draws
+and scores through it. ``projx`` is the exact nearest rotation (SVD);
 ``retract`` (used by every sampling step after R Exp(dt w)) is one Newton-Schulz polish, which
 removes float rounding drift without an SVD (see
 :func:`~manifold_fm.lie.rotations.polish_rotation`).
@@ -25,7 +27,8 @@ import math
 import torch
 from torch import Tensor
 
-from manifold_fm.lie.igso3 import IGSO3, LOG_VOLUME
+from manifold_fm.lie.haar import HaarSO3
+from manifold_fm.lie.igso3 import IGSO3
 from manifold_fm.lie.rotations import (
     hat,
     matrix_to_quat,
@@ -58,7 +61,9 @@ class SO3(ManifoldSpace):
 
     Args:
         schedule: kappa schedule of the geodesic path (default linear).
-        prior: ``"uniform"`` (Haar) or ``"igso3"``.
+        prior: ``"uniform"`` (Haar) or ``"igso3"``; stored as the Prior object
+            :attr:`prior` (:class:`~manifold_fm.lie.haar.HaarSO3` or
+            :class:`~manifold_fm.lie.igso3.IGSO3`).
         sigma: IGSO3 scale when ``prior="igso3"`` (FrameFlow uses 1.5).
     """
 
@@ -76,8 +81,8 @@ class SO3(ManifoldSpace):
         super().__init__(schedule)
         if prior not in ("uniform", "igso3"):
             raise ValueError(f"SO3: prior must be 'uniform' or 'igso3', got {prior!r}")
-        self.prior = prior
-        self.igso3 = IGSO3(sigma) if prior == "igso3" else None
+        #: the source distribution, a :class:`~manifold_fm.priors.Prior`
+        self.prior: HaarSO3 | IGSO3 = IGSO3(sigma) if prior == "igso3" else HaarSO3()
 
     @property
     def tangent_shape(self) -> torch.Size:
@@ -118,9 +123,7 @@ class SO3(ManifoldSpace):
         dtype: torch.dtype | None = None,
     ) -> Tensor:
         """``n`` rotations from the prior (Haar or IGSO3(sigma)), shape ``(n, 3, 3)``."""
-        if self.igso3 is not None:
-            return self.igso3.sample(n, generator=generator, device=device, dtype=dtype)
-        return random_rotation(n, generator=generator, device=device, dtype=dtype)
+        return self.prior.sample(n, generator=generator, device=device, dtype=dtype)
 
     def random_uniform(
         self,
@@ -135,9 +138,7 @@ class SO3(ManifoldSpace):
 
     def log_prior(self, x: Tensor) -> Tensor:
         """log density w.r.t. the Riemannian volume: -log(8 pi^2) (uniform) or IGSO3."""
-        if self.igso3 is not None:
-            return self.igso3.log_prob(x)
-        return torch.full(x.shape[:-2], -LOG_VOLUME, device=x.device, dtype=x.dtype)
+        return self.prior.log_prob(x)
 
     # -- geometry -------------------------------------------------------------------
     def expmap(self, x: Tensor, v: Tensor) -> Tensor:
@@ -216,5 +217,6 @@ class SO3(ManifoldSpace):
         return output * factor.reshape(factor.shape + (1,) * (output.dim() - factor.dim()))
 
     def __repr__(self) -> str:
-        extra = f", prior='igso3', sigma={self.igso3.sigma:g}" if self.igso3 else ""
+        igso3 = isinstance(self.prior, IGSO3)
+        extra = f", prior='igso3', sigma={self.prior.sigma:g}" if igso3 else ""
         return f"SO3(schedule={self.schedule!r}{extra})"
