@@ -23,6 +23,7 @@ from torch import Tensor, nn
 
 from manifold_fm.conditioning import with_dropped
 from manifold_fm.spaces.base import ManifoldSpace, Space
+from manifold_fm.spaces.rotational import RotationalSpace
 
 __all__ = [
     "TORCHDIFFEQ_ADAPTIVE",
@@ -76,8 +77,10 @@ class RotationRate(FieldPolicy):
     For a model trained on the linear schedule, whose rotation output is
     w = Log(R^T R1_hat) / (1 - t), the field becomes c Log(R^T R1_hat): rotations converge
     exponentially fast, as if kappa_rot(t) = 1 - exp(-c t) (FoldFlow's inference scaling).
-    Acts through the space's declared ``has_rotation`` / ``scale_rotation`` (SO3, SE3,
-    products holding them).
+    Acts through ``space.scale_rotation``: the space must be a
+    :class:`~manifold_fm.spaces.rotational.RotationalSpace` (SO3, SE3, products holding
+    them); :meth:`check` refuses any other space with a TypeError naming it, before any
+    sampling work (a rate that silently did nothing would hide a wrong setup).
 
     Args:
         rotation_rate: the rate c > 0.
@@ -90,10 +93,10 @@ class RotationRate(FieldPolicy):
         self.rate = float(rotation_rate)
 
     def check(self, space: Space) -> None:
-        if not space.has_rotation:
+        if not isinstance(space, RotationalSpace):
             raise TypeError(
-                f"{type(space).__name__} has no rotation part: RotationRate needs a space "
-                "that declares has_rotation (SO3, SE3, products holding them)"
+                f"{space!r} has no rotation part: RotationRate needs a RotationalSpace, one "
+                "with scale_rotation (SO3, SE3, products holding them)"
             )
 
     def __call__(self, space: Space, x: Tensor, t: Tensor, output: Tensor) -> Tensor:

@@ -186,21 +186,6 @@ class Space(abc.ABC):
     #: :meth:`step`); :func:`manifold_fm.solvers.sample` adds them to its method table
     sampling_steps: ClassVar[Mapping[str, Callable[..., Tensor]]] = {}
 
-    #: the outputs hold rotation velocities that :meth:`scale_rotation` can scale
-    has_rotation: bool = False
-
-    def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
-        """Scale the rotation part of model outputs ``(n, *output_shape)`` by ``factor`` (n,).
-
-        The declared hook of :class:`manifold_fm.solvers.RotationRate`; spaces with a
-        rotation part (SO3, SE3; products of them) declare ``has_rotation`` and implement it,
-        the default refuses.
-        """
-        raise TypeError(
-            f"{type(self).__name__} has no rotation part: a rotation-rate policy needs a "
-            f"space that implements scale_rotation (SO3, SE3)"
-        )
-
     def x1_estimate(self, x_t: Tensor, output: Tensor, t: Tensor | float) -> Tensor:
         """The clean-point estimate a model ``output`` at ``(x_t, t)`` implies.
 

@@ -24,7 +24,8 @@ Sampling step: the generic exponential-map step of
 :class:`~manifold_fm.spaces.base.ManifoldSpace` with translation velocities centred over the
 real residues (:meth:`SE3.proju_masked`) and a rotation-only Newton-Schulz polish as
 ``retract``. FrameFlow's rotation-rate schedule is a sampling policy on the field, not part
-of the space: :class:`manifold_fm.solvers.RotationRate` (through :meth:`SE3.scale_rotation`).
+of the space: :class:`manifold_fm.solvers.RotationRate` (through :meth:`SE3.scale_rotation`,
+which makes SE3 a :class:`~manifold_fm.spaces.rotational.RotationalSpace`).
 
 Prior: rotations Haar (or IGSO3); translations N(0, trans_scale^2 I), projected to the
 zero-CoM subspace when ``centered``. ``log_prior`` returns, per example, the sum over
@@ -66,7 +67,6 @@ class SE3(ManifoldSpace):
     """
 
     mask_ndim = 1
-    has_rotation = True
 
     def __init__(
         self,
@@ -208,7 +208,10 @@ class SE3(ManifoldSpace):
         return self.join(self.so3.retract(r), t)
 
     def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
-        """Rotation part ``output[..., :3]`` of ``(n, N, 6)`` outputs times ``factor`` (n,)."""
+        """Rotation part ``output[..., :3]`` of ``(n, N, 6)`` outputs times ``factor`` (n,).
+
+        Makes SE3 a :class:`~manifold_fm.spaces.rotational.RotationalSpace`.
+        """
         w = self.so3.scale_rotation(output[..., :3], factor)
         return torch.cat([w, output[..., 3:]], -1)
 

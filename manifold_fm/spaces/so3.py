@@ -70,7 +70,6 @@ class SO3(ManifoldSpace):
     dim = 3
     event_shape = torch.Size((3, 3))
     has_uniform = True
-    has_rotation = True
 
     def __init__(
         self,
@@ -213,7 +212,10 @@ class SO3(ManifoldSpace):
         return polish_rotation(x)
 
     def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
-        """Body rotation vectors ``(n, ..., 3)`` times ``factor`` ``(n,)``."""
+        """Body rotation vectors ``(n, ..., 3)`` times ``factor`` ``(n,)``.
+
+        Makes SO3 a :class:`~manifold_fm.spaces.rotational.RotationalSpace`.
+        """
         return output * factor.reshape(factor.shape + (1,) * (output.dim() - factor.dim()))
 
     def __repr__(self) -> str:

@@ -19,6 +19,7 @@ from torch import Tensor
 from manifold_fm.errors import check_shape_suffix
 from manifold_fm.spaces.base import PathSample, Space, time_like
 from manifold_fm.spaces.product.mask import MaskLike, pack_mask, split_mask
+from manifold_fm.spaces.rotational import RotationalSpace
 
 __all__ = ["GeneralProduct"]
 
@@ -32,7 +33,9 @@ class GeneralProduct(Space):
 
     Everything is a sum over components (log_prior, loss) or acts per component (path,
     step, guidance, validation). Declared abilities come from the parts: ``mask_ndim`` is 1
-    when some part takes a mask (the packed mask of :mod:`manifold_fm.spaces.product`).
+    when some part takes a mask (the packed mask of :mod:`manifold_fm.spaces.product`), and
+    the product is a :class:`~manifold_fm.spaces.rotational.RotationalSpace` (has
+    ``scale_rotation``) when some part is.
 
     Args:
         *spaces: the component spaces (at least two).
@@ -47,7 +50,9 @@ class GeneralProduct(Space):
         self._x_sizes = [_numel(s.event_shape) for s in spaces]
         self._v_sizes = [_numel(s.output_shape) for s in spaces]
         self.event_shape = torch.Size((sum(self._x_sizes),))
-        self.has_rotation = any(s.has_rotation for s in spaces)
+        if any(isinstance(s, RotationalSpace) for s in spaces):
+            # rotational exactly when a part is: the protocol sees the instance attribute
+            self.scale_rotation = self._scale_rotation_parts
         #: per component: numel of one point's mask (0 for parts that take no mask)
         self.mask_sizes = tuple(
             _numel(s.event_shape[: s.mask_ndim]) * (s.mask_ndim > 0) for s in spaces
@@ -185,12 +190,14 @@ class GeneralProduct(Space):
             "products (their parts may follow different schedules); use loss_form='velocity'"
         )
 
-    def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
-        """Each part with ``has_rotation`` scales its slice of the outputs; others keep it."""
-        if not self.has_rotation:
-            return super().scale_rotation(output, factor)
+    def _scale_rotation_parts(self, output: Tensor, factor: Tensor) -> Tensor:
+        """``scale_rotation`` of a product with a rotational part (set in ``__init__``).
+
+        Each :class:`~manifold_fm.spaces.rotational.RotationalSpace` part scales its slice of
+        the outputs; the other parts' slices are kept.
+        """
         parts = [
-            s.scale_rotation(o, factor) if s.has_rotation else o
+            s.scale_rotation(o, factor) if isinstance(s, RotationalSpace) else o
             for s, o in zip(self.spaces, self.split_tangent(output))
         ]
         return self.join(parts, output.dim() - 1, output.dtype)
