@@ -144,7 +144,8 @@ def sample(
             takes); ``guidance_scale`` turns on classifier-free guidance.
         policies: sampler policies applied to the field, e.g. ``[RotationRate(c)]``; every
             method integrates the same modified field.
-        mask: padding mask, for spaces with maskable positions (kept fixed while sampling).
+        mask: padding mask, for spaces with maskable positions: the prior draw (when
+            ``x0_or_n`` is a count) takes it, and padded positions stay fixed while sampling.
         return_trajectory: keep the state at every grid time.
         progress: show a progress bar.
         generator: seeds the prior draw and stochastic steps.
@@ -213,7 +214,10 @@ def _integrate(
     field = VelocityField(model, space, cond, guidance_scale, mask, policies)
     if isinstance(x0_or_n, int):
         device = device if device is not None else model_device(model)
-        x = space.sample_prior(x0_or_n, generator=generator, device=device, dtype=dtype)
+        # the mask reaches the prior as it reaches every step (SE(3): centred over the
+        # real residues); passed only when given, so mask-less spaces need no parameter
+        mask_kw = {} if mask is None else {"mask": mask}
+        x = space.sample_prior(x0_or_n, generator=generator, device=device, dtype=dtype, **mask_kw)
     else:
         space.validate_state(x0_or_n)
         x = x0_or_n.to(device=device or x0_or_n.device, dtype=dtype or x0_or_n.dtype)

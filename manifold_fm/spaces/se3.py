@@ -141,6 +141,7 @@ class SE3(ManifoldSpace):
         mask: Tensor | None = None,
     ) -> Tensor:
         """``n`` prior frames ``(n, N, 3, 4)``; translations centred over ``mask`` (n, N)."""
+        mask = self.check_prior_mask(n, mask)
         r = self.so3.sample_prior(
             n * self.n_frames, generator=generator, device=device, dtype=dtype
         )
@@ -149,15 +150,10 @@ class SE3(ManifoldSpace):
             (n, self.n_frames, 3), generator=generator, device=r.device, dtype=r.dtype
         )
         if mask is not None:
-            if tuple(mask.shape) != (n, self.n_frames):
-                raise ValueError(
-                    f"SE3.sample_prior: mask must have shape {(n, self.n_frames)}, "
-                    f"got {tuple(mask.shape)}"
-                )
-            mask = mask.to(device=r.device, dtype=torch.bool)
+            mask = mask.to(device=r.device)
         return self.join(r, self.center(t, mask))
 
-    def log_prior(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
         """Log prior density per example (see the module docstring), shape ``batch``."""
         mask = self.check_mask(x, mask)
         r, t = self.split(x)

@@ -120,8 +120,13 @@ class SO3(ManifoldSpace):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        mask: Tensor | None = None,
     ) -> Tensor:
-        """``n`` rotations from the prior (Haar or IGSO3(sigma)), shape ``(n, 3, 3)``."""
+        """``n`` rotations from the prior (Haar or IGSO3(sigma)), shape ``(n, 3, 3)``.
+
+        No maskable positions: ``mask`` must be None (ValueError otherwise).
+        """
+        self.check_prior_mask(n, mask)
         return self.prior.sample(n, generator=generator, device=device, dtype=dtype)
 
     def random_uniform(
@@ -135,8 +140,12 @@ class SO3(ManifoldSpace):
         """``n`` Haar-uniform rotations (normalised Gaussian quaternions), ``(n, 3, 3)``."""
         return random_rotation(n, generator=generator, device=device, dtype=dtype)
 
-    def log_prior(self, x: Tensor) -> Tensor:
-        """log density w.r.t. the Riemannian volume: -log(8 pi^2) (uniform) or IGSO3."""
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
+        """log density w.r.t. the Riemannian volume: -log(8 pi^2) (uniform) or IGSO3.
+
+        No maskable positions: ``mask`` must be None (ValueError otherwise).
+        """
+        self.check_mask(x, mask)
         return self.prior.log_prob(x)
 
     # -- geometry -------------------------------------------------------------------

@@ -12,6 +12,7 @@ subclass instead. Layout and mask conventions are described in
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -96,20 +97,45 @@ class GeneralProduct(Space):
         parts = self.split_mask(x, mask)
         return pack_mask(parts, self.batch_shape(x), self.mask_sizes, x.device)
 
+    def _prior_masks(self, n: int, mask: MaskLike) -> tuple[Tensor | None, ...]:
+        """The parts' masks of a prior draw of ``n`` points (validated; no points yet)."""
+        if mask is None:
+            return (None,) * len(self.spaces)
+        found = mask if isinstance(mask, Tensor) else None
+        if isinstance(mask, Mapping):
+            found = next((m for m in mask.values() if isinstance(m, Tensor)), None)
+        elif isinstance(mask, Sequence):
+            found = next((m for m in mask if isinstance(m, Tensor)), None)
+        device = None if found is None else found.device
+        points = torch.zeros((), device=device).expand(n, *self.event_shape)  # shape only
+        return self.split_mask(points, mask)
+
+    def check_prior_mask(self, n: int, mask: MaskLike) -> Tensor | None:
+        """:meth:`check_mask` for a prior draw of ``n`` points: packed ``(n, M)`` or None."""
+        parts = self._prior_masks(n, mask)
+        device = next((p.device for p in parts if p is not None), None)
+        return pack_mask(parts, torch.Size((n,)), self.mask_sizes, device)
+
     # -- Space contract -------------------------------------------------------------------
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
-        """Each part's prior draw, joined: shape ``(n, sum_i numel(event_shape_i))``."""
+    def sample_prior(
+        self, n, *, generator=None, device=None, dtype=None, mask: MaskLike = None
+    ) -> Tensor:
+        """Each part's prior draw, joined: shape ``(n, sum_i numel(event_shape_i))``.
+
+        ``mask`` in any accepted form; each masked part draws with its own mask.
+        """
+        kw = {"generator": generator, "device": device, "dtype": dtype}
         parts = [
-            s.sample_prior(n, generator=generator, device=device, dtype=dtype) for s in self.spaces
+            s.sample_prior(n, **kw, **_mask_kw(m))
+            for s, m in zip(self.spaces, self._prior_masks(n, mask))
         ]
         return self.join(parts, 1, dtype)
 
-    def log_prior(self, x: Tensor, mask: MaskLike = None) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: MaskLike = None) -> Tensor:
         """sum_i log p0_i(x_i), shape ``batch_shape``; masked parts get their own mask."""
         masks = self.split_mask(x, mask)
         return sum(
-            s.log_prior(p) if m is None else s.log_prior(p, mask=m)
-            for s, p, m in zip(self.spaces, self.split(x), masks)
+            s.log_prior(p, **_mask_kw(m)) for s, p, m in zip(self.spaces, self.split(x), masks)
         )
 
     def path(
@@ -232,6 +258,11 @@ class GeneralProduct(Space):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(" + ", ".join(repr(s) for s in self.spaces) + ")"
+
+
+def _mask_kw(mask: Tensor | None) -> dict[str, Tensor]:
+    """``mask=`` for a part only when it has one (parts without masks may not take it)."""
+    return {} if mask is None else {"mask": mask}
 
 
 def check_parts(spaces: tuple[Space, ...], weights: list[float] | None) -> None:
