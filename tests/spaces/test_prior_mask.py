@@ -115,6 +115,7 @@ def test_product_prior_takes_each_mask_form_and_hands_each_part_its_own():
         for m in forms
     ]
     assert all(torch.equal(d, draws[0]) for d in draws)
+    assert torch.equal(space.check_prior_mask(2, forms[0]), forms[2])  # packed, as check_mask
     g = torch.Generator().manual_seed(3)
     want = frames.sample_prior(2, generator=g, dtype=F64, mask=m_frames)
     assert torch.equal(space.split(draws[0])[0], want)
