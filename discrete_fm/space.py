@@ -167,15 +167,21 @@ class CTMCSpace(Space):
             raise ValueError(f"CTMCSpace: times {tuple(t.shape)} do not fit n={n}") from err
 
     # -- source -----------------------------------------------------------------------
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
-        """Draw ``n`` source sequences, long (n, L). ``dtype`` is ignored (tokens are ids)."""
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None, mask=None) -> Tensor:
+        """Draw ``n`` source sequences, long (n, L). ``dtype`` is ignored (tokens are ids).
+
+        ``mask`` (n, L) is checked and changes nothing: positions are independent, so the
+        draw at the real ones is their prior whatever the padding holds (the sampler keeps
+        padded positions fixed, :meth:`log_prior` does not score them).
+        """
+        self.check_prior_mask(n, mask)
         if self.source == "mask":
             return torch.full((n, self.length), self.vocab_size, dtype=torch.long, device=device)
         return torch.randint(
             0, self.vocab_size, (n, self.length), generator=generator, device=device
         )
 
-    def log_prior(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
         """log p0(x), shape (n,), over the real positions (``mask`` (n, L), default all).
 
         Mask source: 0 if every real position holds the mask id, else -inf. Uniform source:

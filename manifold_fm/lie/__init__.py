@@ -1,5 +1,6 @@
 """Rotation-group math shared by the SO(3) and SE(3) spaces (closed forms, every angle)."""
 
+from manifold_fm.lie.haar import HaarSO3
 from manifold_fm.lie.igso3 import IGSO3
 from manifold_fm.lie.rotations import (
     hat,
@@ -18,6 +19,7 @@ from manifold_fm.lie.rotations import (
 
 __all__ = [
     "IGSO3",
+    "HaarSO3",
     "hat",
     "matrix_to_quat",
     "nearest_rotation",

@@ -9,6 +9,8 @@ divergence estimators it uses in :mod:`manifold_fm.solvers.divergence`.
 """
 
 from manifold_fm.solvers.field import (
+    TORCHDIFFEQ_ADAPTIVE,
+    TORCHDIFFEQ_FIXED,
     AmbientODE,
     FieldPolicy,
     RotationRate,
@@ -18,11 +20,13 @@ from manifold_fm.solvers.field import (
 from manifold_fm.solvers.final_jump import sample_with_final_jump
 from manifold_fm.solvers.fixed import FIXED_STEP_METHODS, make_time_grid
 from manifold_fm.solvers.likelihood import LogProbResult, log_prob
-from manifold_fm.solvers.loop import ADAPTIVE_METHODS, SampleResult, sample, sampling_methods
+from manifold_fm.solvers.loop import TORCHDIFFEQ_METHODS, SampleResult, sample, sampling_methods
 
 __all__ = [
-    "ADAPTIVE_METHODS",
     "FIXED_STEP_METHODS",
+    "TORCHDIFFEQ_ADAPTIVE",
+    "TORCHDIFFEQ_FIXED",
+    "TORCHDIFFEQ_METHODS",
     "AmbientODE",
     "FieldPolicy",
     "LogProbResult",

@@ -1,17 +1,19 @@
 """Riemannian divergence of a learned velocity field on any ManifoldSpace.
 
 With an orthonormal tangent basis b_1..b_d at x (``space.tangent_basis``) and
-T_{y->x} the space's ``transport``::
+T_{y->x} = d(log_x)_y the space's ``log_differential`` (the derivative of the log map at
+y, carrying a tangent vector at y to one at x)::
 
     div v(x) = sum_i < b_i, d/ds [ T_{exp_x(s b_i) -> x} v(exp_x(s b_i)) ]_{s=0} >_x
 
-For an embedded submanifold with the induced metric, T = proju and the bracket is the
-Levi-Civita derivative P_x(Dv[b_i]); on flat spaces it is the ordinary divergence; on Lie
-groups with left-trivialised tangents (T = identity) and a bi-invariant metric it is
-sum_i E_i(w_i). Where ``transport`` is the true parallel transport (e.g. geoopt's ``transp``
-on a conformal model), the derivative is the covariant one and the metric-volume term is
-included; spaces whose chart metric is not flat and whose ``transport`` is not parallel
-transport add <grad log sqrt(det G), v> through ``space.log_volume_drift``.
+This is the divergence in normal coordinates centred at x, where the metric's volume
+density has zero gradient: the exact Riemannian divergence. Only T to first order in s
+matters, so the default T = proju (embedded submanifolds with the induced metric) gives
+the Levi-Civita derivative P_x(Dv[b_i]); on flat spaces it is the ordinary divergence; on
+SO(3) the first-order part of J_r^{-1}, hat(u) / 2, is skew and adds nothing to the trace.
+Spaces whose ``log_differential`` is not first-order exact because their chart metric is
+not flat (the Poincare ball, SPD with the default projection) add
+<grad log sqrt(det G), v> through ``space.log_volume_drift``.
 Hutchinson: z = sum_i eps_i b_i with fixed probes eps, div ~ mean_j <z_j, D[z_j]>.
 
 Computation: one forward pass on the n points and one reverse pass vectorised over the k
@@ -62,7 +64,7 @@ def hutchinson_probes(
 class DivergenceField:
     """``field(x, t) -> v`` that also records div v(x, t) for each call.
 
-    One reverse-mode pass per call: with w(u) = T_{exp_x(u) -> x} v(exp_x(u), t) and the
+    One reverse-mode pass per call: with w(u) = d(log_x)_{exp_x(u)} v(exp_x(u), t) and the
     directions z_1..z_k at x (the orthonormal basis, or Hutchinson probes
     z_j = sum_i eps_ji b_i), the outputs o_j(u) = <z_j, w(u)>_x are differentiated at u = 0
     with ``torch.func.vjp``, and the k cotangents e_j are pulled back at once with
@@ -115,7 +117,7 @@ class DivergenceField:
         """(o, w): o_j = <z_j, w(u)>_x of shape (n, k) and w(u) itself."""
         x, dirs = self._x, self._dirs
         y = self.space.expmap(x, u)
-        w = self.space.transport(x, y, self.model(y, self._t, **self.cond))
+        w = self.space.log_differential(x, y, self.model(y, self._t, **self.cond))
         k = dirs.shape[1]
         xk = x.unsqueeze(1).expand(x.shape[0], k, *x.shape[1:])
         return self.space.inner(xk, dirs, w.unsqueeze(1).expand_as(dirs)), w

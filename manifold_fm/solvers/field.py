@@ -23,8 +23,11 @@ from torch import Tensor, nn
 
 from manifold_fm.conditioning import with_dropped
 from manifold_fm.spaces.base import ManifoldSpace, Space
+from manifold_fm.spaces.rotational import RotationalSpace
 
 __all__ = [
+    "TORCHDIFFEQ_ADAPTIVE",
+    "TORCHDIFFEQ_FIXED",
     "AmbientODE",
     "FieldPolicy",
     "RotationRate",
@@ -32,6 +35,25 @@ __all__ = [
     "model_params",
     "odeint_ambient",
 ]
+
+#: torchdiffeq's adaptive step-size methods (its ``AdaptiveStepsizeODESolver`` subclasses in
+#: ``torchdiffeq._impl.odeint.SOLVERS``): they choose their own steps to meet atol / rtol
+#: and only report the state at the requested times
+TORCHDIFFEQ_ADAPTIVE = ("dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun")
+#: torchdiffeq's fixed-grid methods (its ``FixedGridODESolver`` subclasses): one step per
+#: interval of the times they are given, so a caller must pass the whole time grid (given
+#: only the two end times they take a single step); ``fixed_adams`` is torchdiffeq's old
+#: name of ``implicit_adams``
+TORCHDIFFEQ_FIXED = (
+    "euler",
+    "midpoint",
+    "rk4",
+    "heun2",
+    "heun3",
+    "explicit_adams",
+    "implicit_adams",
+    "fixed_adams",
+)
 
 
 class FieldPolicy:
@@ -55,8 +77,10 @@ class RotationRate(FieldPolicy):
     For a model trained on the linear schedule, whose rotation output is
     w = Log(R^T R1_hat) / (1 - t), the field becomes c Log(R^T R1_hat): rotations converge
     exponentially fast, as if kappa_rot(t) = 1 - exp(-c t) (FoldFlow's inference scaling).
-    Acts through the space's declared ``has_rotation`` / ``scale_rotation`` (SO3, SE3,
-    products holding them).
+    Acts through ``space.scale_rotation``: the space must be a
+    :class:`~manifold_fm.spaces.rotational.RotationalSpace` (SO3, SE3, products holding
+    them); :meth:`check` refuses any other space with a TypeError naming it, before any
+    sampling work (a rate that silently did nothing would hide a wrong setup).
 
     Args:
         rotation_rate: the rate c > 0.
@@ -69,10 +93,10 @@ class RotationRate(FieldPolicy):
         self.rate = float(rotation_rate)
 
     def check(self, space: Space) -> None:
-        if not space.has_rotation:
+        if not isinstance(space, RotationalSpace):
             raise TypeError(
-                f"{type(space).__name__} has no rotation part: RotationRate needs a space "
-                "that declares has_rotation (SO3, SE3, products holding them)"
+                f"{space!r} has no rotation part: RotationRate needs a RotationalSpace, one "
+                "with scale_rotation (SO3, SE3, products holding them)"
             )
 
     def __call__(self, space: Space, x: Tensor, t: Tensor, output: Tensor) -> Tensor:

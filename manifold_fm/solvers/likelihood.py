@@ -10,9 +10,11 @@ is w.r.t. the Riemannian volume (area on the unit sphere, Lebesgue on [0, 2 pi)^
 
 Solvers: the geometric fixed-step methods of :mod:`manifold_fm.solvers` (euler, midpoint,
 rk4: every update is the space's exponential-map step) with the divergence quadrature
-matching the stage weights, or any torchdiffeq method (dopri5 with atol/rtol) on the
-ambient state with projection. Divergence: exact (tangent basis) or Hutchinson (probes
-fixed per trajectory); see :mod:`manifold_fm.solvers.divergence`.
+matching the stage weights, or a torchdiffeq method on the ambient state with projection:
+adaptive ones (dopri5 with atol/rtol) integrate from 1 to 0 choosing their own steps,
+fixed-grid ones (heun2, ...) take one step per interval of the time grid. Divergence:
+exact (tangent basis) or Hutchinson (probes fixed per trajectory); see
+:mod:`manifold_fm.solvers.divergence`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from torch import Tensor, nn
 from manifold_fm.conditioning import check_cond, model_device, rows_of
 from manifold_fm.errors import ManifoldFMError, first_bad_row
 from manifold_fm.solvers.divergence import DivergenceField, hutchinson_probes
-from manifold_fm.solvers.field import model_params, odeint_ambient
+from manifold_fm.solvers.field import TORCHDIFFEQ_ADAPTIVE, model_params, odeint_ambient
 from manifold_fm.solvers.fixed import FIXED_STEP_METHODS, make_time_grid
+from manifold_fm.solvers.loop import TORCHDIFFEQ_METHODS
 from manifold_fm.spaces.base import ManifoldSpace
 
 __all__ = ["LikelihoodError", "LogProbResult", "log_prob"]
@@ -94,12 +97,14 @@ def _solve_fixed(space, field, x, grid, method) -> tuple[Tensor, Tensor]:
     return x, delta
 
 
-def _solve_adaptive(
+def _solve_torchdiffeq(
     space, field, x, grid, method, atol, rtol, adjoint, params
 ) -> tuple[Tensor, Tensor]:
     acc = torch.zeros(x.shape[0], device=x.device, dtype=x.dtype)
     rhs = field.velocity_and_divergence  # (v, div): div is d(acc)/dt
-    times = grid[[0, -1]]
+    # adaptive methods step on their own between the end times; fixed-grid ones step on
+    # the grid (given only the end times they would take a single step)
+    times = grid[[0, -1]] if method in TORCHDIFFEQ_ADAPTIVE else grid
     try:
         xs, accs = odeint_ambient(
             space, rhs, (x, acc), times, method, atol, rtol, adjoint=adjoint, params=params
@@ -137,11 +142,13 @@ def log_prob(
     Args:
         model: ``model(x, t, **cond) -> tangent vector`` with ``t`` of shape ``(rows,)``.
         space: any :class:`ManifoldSpace` (needs ``tangent_basis``, ``expmap``,
-            ``transport``).
+            ``log_differential``).
         x1: data points, shape ``(n, *event_shape)``.
-        steps: number of equal steps of the fixed-step methods (ignored by adaptive ones).
+        steps: number of equal steps of the fixed-step methods, the geometric ones and
+            torchdiffeq's fixed-grid ones (ignored by adaptive ones).
         method: 'euler', 'midpoint', 'rk4' (geometric fixed step) or a torchdiffeq method
-            such as 'dopri5' (adaptive with ``atol``/``rtol``).
+            (:data:`~manifold_fm.solvers.loop.TORCHDIFFEQ_METHODS`): adaptive such as
+            'dopri5' (with ``atol``/``rtol``) or fixed-grid such as 'heun2'.
         time_grid: explicit decreasing grid from 1 to 0 (overrides ``steps``).
         divergence: 'exact' (d directions) or 'hutchinson' (``n_probes`` probes of kind
             ``probe``, drawn once per trajectory from ``generator``).
@@ -164,6 +171,11 @@ def log_prob(
     """
     if not isinstance(space, ManifoldSpace):
         raise TypeError(f"log_prob needs a ManifoldSpace, got {type(space).__name__}")
+    if method not in FIXED_STEP_METHODS and method not in TORCHDIFFEQ_METHODS:
+        raise ValueError(
+            f"log_prob: unknown method {method!r}; choices: "
+            f"{', '.join((*FIXED_STEP_METHODS, *TORCHDIFFEQ_METHODS))}"
+        )
     if divergence not in ("exact", "hutchinson"):
         raise ValueError(f"divergence must be 'exact' or 'hutchinson', got {divergence!r}")
     if adjoint and (not enable_grad or method in FIXED_STEP_METHODS):
@@ -189,7 +201,7 @@ def log_prob(
     if batch_size is not None and int(batch_size) < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     chunk = n if batch_size is None else int(batch_size)
-    if time_grid is None and method not in FIXED_STEP_METHODS:
+    if time_grid is None and method in TORCHDIFFEQ_ADAPTIVE:
         time_grid = [1.0, 0.0]  # adaptive solvers choose their own steps
     grid = make_time_grid(
         None if time_grid is not None else steps, time_grid, t0=1.0, t1=0.0, dtype=x1.dtype
@@ -213,7 +225,7 @@ def log_prob(
                 x0, delta = _solve_fixed(space, field, xb, grid, method)
             else:
                 params = model_params(model)
-                x0, delta = _solve_adaptive(
+                x0, delta = _solve_torchdiffeq(
                     space, field, xb, grid, method, atol, rtol, adjoint, params
                 )
         outs.append(x0)

@@ -5,10 +5,14 @@ the sampler's public face; the field (:mod:`manifold_fm.solvers.field`) and the 
 functions (:mod:`manifold_fm.solvers.fixed`) are its parts. The table of a space is
 
 * ``euler`` on every Space (``space.step``);
-* ``midpoint`` and ``rk4`` on a ManifoldSpace (they need ``transport``);
+* ``midpoint`` and ``rk4`` on a ManifoldSpace (they need ``log_differential``);
 * the space's declared ``sampling_steps`` (the CTMC's ``"ancestral"``);
-* the adaptive torchdiffeq methods (``dopri5``, ...) on a ManifoldSpace, which integrate the
-  ambient ODE of :class:`~manifold_fm.solvers.field.AmbientODE` and project the result.
+* the torchdiffeq methods (:data:`TORCHDIFFEQ_METHODS`) on a ManifoldSpace, which
+  integrate the ambient ODE of :class:`~manifold_fm.solvers.field.AmbientODE` over the
+  whole time grid and project the result: the adaptive ones (``dopri5``, ...) choose their
+  own steps and report at the grid times, the fixed-grid ones (``heun2``, ...) take one
+  step per grid interval. torchdiffeq's own euler / midpoint / rk4 are shadowed by the
+  geometric ones above.
 """
 
 from __future__ import annotations
@@ -22,7 +26,14 @@ from torch import Tensor, nn
 
 from manifold_fm.conditioning import check_cond, model_device
 from manifold_fm.progress import progress as progress_reporter
-from manifold_fm.solvers.field import FieldPolicy, VelocityField, model_params, odeint_ambient
+from manifold_fm.solvers.field import (
+    TORCHDIFFEQ_ADAPTIVE,
+    TORCHDIFFEQ_FIXED,
+    FieldPolicy,
+    VelocityField,
+    model_params,
+    odeint_ambient,
+)
 from manifold_fm.solvers.fixed import (
     FIXED_STEP_METHODS,
     MANIFOLD_ONLY,
@@ -32,20 +43,13 @@ from manifold_fm.solvers.fixed import (
 )
 from manifold_fm.spaces.base import ManifoldSpace, Space
 
-__all__ = ["ADAPTIVE_METHODS", "SampleResult", "sample", "sampling_methods"]
+__all__ = ["TORCHDIFFEQ_METHODS", "SampleResult", "sample", "sampling_methods"]
 
-#: torchdiffeq's adaptive and multistep solvers (its fixed-grid ones are replaced by ours)
-ADAPTIVE_METHODS = (
-    "dopri5",
-    "dopri8",
-    "bosh3",
-    "fehlberg2",
-    "adaptive_heun",
-    "heun2",
-    "heun3",
-    "explicit_adams",
-    "implicit_adams",
-    "fixed_adams",
+#: the methods :func:`sample` and :func:`~manifold_fm.solvers.log_prob` run through
+#: torchdiffeq: its adaptive ones, then its fixed-grid ones that the geometric table
+#: (:data:`~manifold_fm.solvers.fixed.FIXED_STEP_METHODS`) does not replace
+TORCHDIFFEQ_METHODS = TORCHDIFFEQ_ADAPTIVE + tuple(
+    m for m in TORCHDIFFEQ_FIXED if m not in FIXED_STEP_METHODS
 )
 
 
@@ -77,15 +81,15 @@ def _step_table(space: Space) -> dict[str, StepFn]:
 
 def sampling_methods(space: Space) -> tuple[str, ...]:
     """The method names :func:`sample` accepts for ``space`` (fixed-step ones first)."""
-    adaptive = ADAPTIVE_METHODS if isinstance(space, ManifoldSpace) else ()
-    return (*_step_table(space), *adaptive)
+    torchdiffeq = TORCHDIFFEQ_METHODS if isinstance(space, ManifoldSpace) else ()
+    return (*_step_table(space), *torchdiffeq)
 
 
 def _check_method(space: Space, method: str) -> None:
     choices = sampling_methods(space)
     if method in choices:
         return
-    if method in MANIFOLD_ONLY or method in ADAPTIVE_METHODS:
+    if method in MANIFOLD_ONLY or method in TORCHDIFFEQ_METHODS:
         raise ValueError(
             f"method {method!r} needs a ManifoldSpace; {space!r} supports {', '.join(choices)}"
         )
@@ -128,17 +132,20 @@ def sample(
         x0_or_n: starting states ``(n, *event_shape)`` (checked with
             ``space.validate_state``, never silently projected) or a count to draw from the
             prior, on ``device`` or else the model's device.
-        steps: number of equal steps (ignored when ``time_grid`` is given).
+        steps: number of equal steps (ignored when ``time_grid`` is given); for the
+            adaptive torchdiffeq methods only the times the state is reported at.
         method: 'euler', 'midpoint', 'rk4' (geometric, fixed step), a method the space
-            declares (CTMC: 'ancestral') or a torchdiffeq method such as 'dopri5'
-            (adaptive, with ``atol``/``rtol``).
+            declares (CTMC: 'ancestral') or a torchdiffeq method (:data:`TORCHDIFFEQ_METHODS`):
+            adaptive such as 'dopri5' (with ``atol``/``rtol``) or fixed-grid such as
+            'heun2' (one step per grid interval).
         time_grid: explicit times in [0, 1], strictly monotone; the solver starts at
             ``time_grid[0]``.
         cond: conditioning keyword arguments for the model (every key must be one the model
             takes); ``guidance_scale`` turns on classifier-free guidance.
         policies: sampler policies applied to the field, e.g. ``[RotationRate(c)]``; every
             method integrates the same modified field.
-        mask: padding mask, for spaces with maskable positions (kept fixed while sampling).
+        mask: padding mask, for spaces with maskable positions: the prior draw (when
+            ``x0_or_n`` is a count) takes it, and padded positions stay fixed while sampling.
         return_trajectory: keep the state at every grid time.
         progress: show a progress bar.
         generator: seeds the prior draw and stochastic steps.
@@ -154,7 +161,7 @@ def sample(
         the number of function evaluations.
     """
     _check_method(space, method)
-    if adjoint and (not enable_grad or method not in ADAPTIVE_METHODS):
+    if adjoint and (not enable_grad or method not in TORCHDIFFEQ_METHODS):
         raise ValueError(
             f"adjoint=True needs enable_grad=True and a torchdiffeq method, got "
             f"enable_grad={enable_grad!r}, method={method!r}"
@@ -207,7 +214,10 @@ def _integrate(
     field = VelocityField(model, space, cond, guidance_scale, mask, policies)
     if isinstance(x0_or_n, int):
         device = device if device is not None else model_device(model)
-        x = space.sample_prior(x0_or_n, generator=generator, device=device, dtype=dtype)
+        # the mask reaches the prior as it reaches every step (SE(3): centred over the
+        # real residues); passed only when given, so mask-less spaces need no parameter
+        mask_kw = {} if mask is None else {"mask": mask}
+        x = space.sample_prior(x0_or_n, generator=generator, device=device, dtype=dtype, **mask_kw)
     else:
         space.validate_state(x0_or_n)
         x = x0_or_n.to(device=device or x0_or_n.device, dtype=dtype or x0_or_n.dtype)
@@ -215,7 +225,7 @@ def _integrate(
     fdtype = x.dtype if x.is_floating_point() else torch.float64
     grid = make_time_grid(steps, time_grid, dtype=fdtype).to(x.device)
 
-    if method not in ADAPTIVE_METHODS:
+    if method not in TORCHDIFFEQ_METHODS:
         one_step = _step_table(space)[method]
         traj = [x] if return_trajectory else None
         k = grid.numel() - 1

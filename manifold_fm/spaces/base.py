@@ -109,22 +109,35 @@ class ManifoldSpace(X1Parametrization, Space):
         """Riemannian norm |v|_x, shape ``batch_shape``."""
         return self.inner(x, v, v).clamp_min(0).sqrt()
 
-    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
-        """Carry a tangent vector ``v`` at ``y`` to the tangent space at ``x``.
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+        """The derivative of the log map: d(log_x)_y [v], a tangent vector at ``x``.
 
-        Used by the divergence of :mod:`manifold_fm.solvers.divergence`. Default: orthogonal
-        projection (exact to first order for embedded manifolds). Lie groups with
-        left-trivialised tangents override it with the identity.
+        The linear map d(log_x)_y : T_y M -> T_x M, the differential of y' -> log_x(y') at
+        the point ``y``, applied to a tangent vector ``v`` at ``y``: if c(s) is a curve with
+        c(0) = y and c'(0) = v, the result is d/ds log_x(c(s)) at s = 0, the velocity of
+        the curve in the normal coordinates centred at ``x``. Shapes: ``x``, ``y``
+        ``batch + event_shape``; ``v`` and the result ``batch + tangent_shape`` (in the
+        space's tangent representation, e.g. body rotation vectors on SO(3)). At y = x it
+        is the identity, and it differs from parallel transport along the geodesic from
+        y to x only at second order in dist(x, y).
+
+        The one hook both users of a "carry v at y back to x" map call:
+
+        * the geometric midpoint / RK4 steps (:mod:`manifold_fm.solvers.fixed`) carry
+          their stage velocities to the step's base point with it
+          (Runge-Kutta-Munthe-Kaas), which keeps RK4 fourth order where it is exact;
+        * the divergence (:mod:`manifold_fm.solvers.divergence`) differentiates
+          d(log_x)_{exp_x(u)} [v(exp_x(u))] at u = 0. Normal coordinates have a volume
+          density with zero gradient at their centre, so this is the exact Riemannian
+          divergence; any map that agrees with it to first order in u gives the same
+          value (the default below).
+
+        Default: the orthogonal projection ``proju(x, v)``, which agrees with d(log_x)_y
+        to first order for an embedded manifold with the induced metric (exact for the
+        divergence; RK4 drops to second order). Sphere, SO(3), SE(3) and products of them
+        give the closed form.
         """
         return self.proju(x, v)
-
-    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
-        """d(log_x) at ``y`` applied to a tangent ``v`` at y: its velocity in log_x coordinates.
-
-        Midpoint/RK4 combine stage velocities with it (Runge-Kutta-Munthe-Kaas), exact for
-        their full order. Default :meth:`transport`; SO(3) uses the inverse right Jacobian.
-        """
-        return self.transport(x, y, v)
 
     def to_ambient_velocity(self, x: Tensor, v: Tensor) -> Tensor:
         """Ambient time derivative dx/dt of a point moving with tangent ``v``.
@@ -151,12 +164,12 @@ class ManifoldSpace(X1Parametrization, Space):
         """<grad log sqrt(det G)(x), v> in the point chart, or None where it is not needed.
 
         The likelihood's divergence (:mod:`manifold_fm.solvers.divergence`) differentiates
-        ``transport``-ed fields; when ``transport`` is not the Levi-Civita transport of a
-        non-flat chart metric (open subsets of R^N with a metric G(x): the Poincare ball,
-        SPD), div_g v = div_chart v + <grad log sqrt(det G), v>, and this hook supplies the
-        second term in closed form. None (the default): no correction (flat charts,
-        embedded manifolds with the induced metric and projection transport, Lie groups with
-        left-trivialised tangents and a bi-invariant metric).
+        fields carried back by :meth:`log_differential`; when that is not first-order exact
+        for a non-flat chart metric (open subsets of R^N with a metric G(x) and the default
+        identity-like projection: the Poincare ball, SPD), div_g v = div_chart v +
+        <grad log sqrt(det G), v>, and this hook supplies the second term in closed form.
+        None (the default): no correction (flat charts, embedded manifolds with the induced
+        metric, spaces whose :meth:`log_differential` is the closed form).
         """
         return None
 

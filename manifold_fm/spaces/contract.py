@@ -77,6 +77,14 @@ class Space(abc.ABC):
     below. The model is any ``nn.Module`` called as ``model(x_t, t, **cond)``; what its
     output means (tangent vector, Lie-algebra coordinates, logits) is for the space to say
     through :meth:`loss` and :meth:`step`.
+
+    Padding masks: a space with ``mask_ndim > 0`` takes ``mask``, a bool tensor of shape
+    ``batch_shape + event_shape[:mask_ndim]`` (True = real position), in
+    :meth:`sample_prior`, :meth:`log_prior`, :meth:`path` and :meth:`step` alike, so callers
+    pass one mask everywhere without asking which space they hold. Every shipped space
+    accepts ``mask=None``; one with ``mask_ndim == 0`` refuses any other mask with a
+    ValueError (:meth:`check_mask`). Callers pass ``mask`` only when they hold one, so a
+    user space without masks may leave the parameter out.
     """
 
     event_shape: torch.Size
@@ -117,6 +125,18 @@ class Space(abc.ABC):
         """Leading (batch) shape of a tensor of points."""
         return x.shape[: x.dim() - self.event_ndim]
 
+    def check_prior_mask(self, n: int, mask: Tensor | None) -> Tensor | None:
+        """:meth:`check_mask` for a prior draw of ``n`` points (no points exist yet).
+
+        ``mask`` must have shape ``(n, *event_shape[:mask_ndim])``; returns it as a bool
+        tensor on its own device (or None), raises the ValueError of :meth:`check_mask`.
+        """
+        if mask is None:
+            return None
+        device = mask.device if isinstance(mask, Tensor) else None
+        points = torch.zeros((), device=device).expand(n, *self.event_shape)  # shape only
+        return self.check_mask(points, mask)
+
     @abc.abstractmethod
     def sample_prior(
         self,
@@ -125,12 +145,25 @@ class Space(abc.ABC):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        mask: Tensor | None = None,
     ) -> Tensor:
-        """Draw ``n`` points from the source distribution p0, shape ``(n, *event_shape)``."""
+        """Draw ``n`` points from the source distribution p0, shape ``(n, *event_shape)``.
+
+        ``mask`` (spaces with ``mask_ndim > 0``), shape ``(n, *event_shape[:mask_ndim])``:
+        the draw is the prior of the real positions (SE(3) centres translations over the
+        real residues); padded positions hold values nothing scores. Spaces with
+        ``mask_ndim == 0`` take ``mask=None`` only (:meth:`check_prior_mask`).
+        """
 
     @abc.abstractmethod
-    def log_prior(self, x: Tensor) -> Tensor:
-        """Log density (continuous, w.r.t. the Riemannian volume) or log pmf of p0 at ``x``."""
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
+        """Log density (continuous, w.r.t. the Riemannian volume) or log pmf of p0 at ``x``.
+
+        Shape ``batch_shape``. ``mask`` (spaces with ``mask_ndim > 0``), shape
+        ``batch_shape + event_shape[:mask_ndim]``: the density of the real positions only,
+        padded ones are not scored. Spaces with ``mask_ndim == 0`` take ``mask=None`` only
+        (:meth:`check_mask`).
+        """
 
     @abc.abstractmethod
     def path(
@@ -185,21 +218,6 @@ class Space(abc.ABC):
     #: ``fn(space, x, output, t, dt, mask=mask, generator=generator)`` (the signature of
     #: :meth:`step`); :func:`manifold_fm.solvers.sample` adds them to its method table
     sampling_steps: ClassVar[Mapping[str, Callable[..., Tensor]]] = {}
-
-    #: the outputs hold rotation velocities that :meth:`scale_rotation` can scale
-    has_rotation: bool = False
-
-    def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
-        """Scale the rotation part of model outputs ``(n, *output_shape)`` by ``factor`` (n,).
-
-        The declared hook of :class:`manifold_fm.solvers.RotationRate`; spaces with a
-        rotation part (SO3, SE3; products of them) declare ``has_rotation`` and implement it,
-        the default refuses.
-        """
-        raise TypeError(
-            f"{type(self).__name__} has no rotation part: a rotation-rate policy needs a "
-            f"space that implements scale_rotation (SO3, SE3)"
-        )
 
     def x1_estimate(self, x_t: Tensor, output: Tensor, t: Tensor | float) -> Tensor:
         """The clean-point estimate a model ``output`` at ``(x_t, t)`` implies.

@@ -57,12 +57,14 @@ class Euclidean(ManifoldSpace):
     def _sum(self, v: Tensor) -> Tensor:
         return v.flatten(start_dim=v.dim() - self.event_ndim).sum(-1)
 
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None, mask=None) -> Tensor:
+        self.check_prior_mask(n, mask)  # no maskable positions: only None passes
         return self.prior_std * torch.randn(
             (n, *self.event_shape), generator=generator, device=device, dtype=dtype
         )
 
-    def log_prior(self, x: Tensor) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
+        self.check_mask(x, mask)
         s2 = self.prior_std**2
         return -0.5 * self._sum(x * x) / s2 - 0.5 * self.dim * math.log(2 * math.pi * s2)
 

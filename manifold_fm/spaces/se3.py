@@ -24,7 +24,8 @@ Sampling step: the generic exponential-map step of
 :class:`~manifold_fm.spaces.base.ManifoldSpace` with translation velocities centred over the
 real residues (:meth:`SE3.proju_masked`) and a rotation-only Newton-Schulz polish as
 ``retract``. FrameFlow's rotation-rate schedule is a sampling policy on the field, not part
-of the space: :class:`manifold_fm.solvers.RotationRate` (through :meth:`SE3.scale_rotation`).
+of the space: :class:`manifold_fm.solvers.RotationRate` (through :meth:`SE3.scale_rotation`,
+which makes SE3 a :class:`~manifold_fm.spaces.rotational.RotationalSpace`).
 
 Prior: rotations Haar (or IGSO3); translations N(0, trans_scale^2 I), projected to the
 zero-CoM subspace when ``centered``. ``log_prior`` returns, per example, the sum over
@@ -66,7 +67,6 @@ class SE3(ManifoldSpace):
     """
 
     mask_ndim = 1
-    has_rotation = True
 
     def __init__(
         self,
@@ -141,6 +141,7 @@ class SE3(ManifoldSpace):
         mask: Tensor | None = None,
     ) -> Tensor:
         """``n`` prior frames ``(n, N, 3, 4)``; translations centred over ``mask`` (n, N)."""
+        mask = self.check_prior_mask(n, mask)
         r = self.so3.sample_prior(
             n * self.n_frames, generator=generator, device=device, dtype=dtype
         )
@@ -149,15 +150,10 @@ class SE3(ManifoldSpace):
             (n, self.n_frames, 3), generator=generator, device=r.device, dtype=r.dtype
         )
         if mask is not None:
-            if tuple(mask.shape) != (n, self.n_frames):
-                raise ValueError(
-                    f"SE3.sample_prior: mask must have shape {(n, self.n_frames)}, "
-                    f"got {tuple(mask.shape)}"
-                )
-            mask = mask.to(device=r.device, dtype=torch.bool)
+            mask = mask.to(device=r.device)
         return self.join(r, self.center(t, mask))
 
-    def log_prior(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
         """Log prior density per example (see the module docstring), shape ``batch``."""
         mask = self.check_mask(x, mask)
         r, t = self.split(x)
@@ -208,7 +204,10 @@ class SE3(ManifoldSpace):
         return self.join(self.so3.retract(r), t)
 
     def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
-        """Rotation part ``output[..., :3]`` of ``(n, N, 6)`` outputs times ``factor`` (n,)."""
+        """Rotation part ``output[..., :3]`` of ``(n, N, 6)`` outputs times ``factor`` (n,).
+
+        Makes SE3 a :class:`~manifold_fm.spaces.rotational.RotationalSpace`.
+        """
         w = self.so3.scale_rotation(output[..., :3], factor)
         return torch.cat([w, output[..., 3:]], -1)
 
@@ -230,9 +229,6 @@ class SE3(ManifoldSpace):
     def point_error(self, x: Tensor) -> Tensor:
         """Largest rotation error over frames (translations are unconstrained in validate)."""
         return self.so3.point_error(self.split(x)[0]).amax(-1)
-
-    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
-        return v
 
     def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """Rotations: :meth:`SO3.log_differential` per frame; translations: identity."""

@@ -4,14 +4,17 @@ Points are 3x3 rotation matrices (``event_shape = (3, 3)``). A tangent vector at
 stored as its body-frame rotation vector w in R^3 (``tangent_shape = (3,)``): the ambient
 tangent is R hat(w). With this left trivialisation
 
-* exp_R(w) = R Exp(w), log_R(S) = Log(R^T S), proju(R, w) = w, transport = identity;
+* exp_R(w) = R Exp(w), log_R(S) = Log(R^T S), proju(R, w) = w; the derivative of log,
+  d(log_R)_S [v] = J_r^{-1}(Log(R^T S)) v (``log_differential``);
 * inner(R, u, v) = u . v: the bi-invariant metric whose geodesic distance is the rotation
   angle of R^T S, in [0, pi]; total volume 8 pi^2;
 * the geodesic from R0 to R1 is gamma(s) = R0 Exp(s w), w = Log(R0^T R1), with constant
   body velocity gamma'(s) = w, so the path target is kappa'(t) w (bounded by kappa' pi).
 
-Priors: ``"uniform"`` (Haar, density 1 / (8 pi^2)) or ``"igso3"`` (IGSO3(sigma) at the
-identity, see :mod:`manifold_fm.lie.igso3`). ``projx`` is the exact nearest rotation (SVD);
+Priors: ``"uniform"`` (Haar, density 1 / (8 pi^2), :class:`~manifold_fm.lie.haar.HaarSO3`)
+or ``"igso3"`` (IGSO3(sigma) at the identity, :class:`~manifold_fm.lie.igso3.IGSO3`); the
+space holds the chosen :class:`~manifold_fm.priors.Prior` object as ``prior`` and draws
+and scores through it. ``projx`` is the exact nearest rotation (SVD);
 ``retract`` (used by every sampling step after R Exp(dt w)) is one Newton-Schulz polish, which
 removes float rounding drift without an SVD (see
 :func:`~manifold_fm.lie.rotations.polish_rotation`).
@@ -24,7 +27,8 @@ import math
 import torch
 from torch import Tensor
 
-from manifold_fm.lie.igso3 import IGSO3, LOG_VOLUME
+from manifold_fm.lie.haar import HaarSO3
+from manifold_fm.lie.igso3 import IGSO3
 from manifold_fm.lie.rotations import (
     hat,
     matrix_to_quat,
@@ -57,14 +61,15 @@ class SO3(ManifoldSpace):
 
     Args:
         schedule: kappa schedule of the geodesic path (default linear).
-        prior: ``"uniform"`` (Haar) or ``"igso3"``.
+        prior: ``"uniform"`` (Haar) or ``"igso3"``; stored as the Prior object
+            :attr:`prior` (:class:`~manifold_fm.lie.haar.HaarSO3` or
+            :class:`~manifold_fm.lie.igso3.IGSO3`).
         sigma: IGSO3 scale when ``prior="igso3"`` (FrameFlow uses 1.5).
     """
 
     dim = 3
     event_shape = torch.Size((3, 3))
     has_uniform = True
-    has_rotation = True
 
     def __init__(
         self,
@@ -75,8 +80,8 @@ class SO3(ManifoldSpace):
         super().__init__(schedule)
         if prior not in ("uniform", "igso3"):
             raise ValueError(f"SO3: prior must be 'uniform' or 'igso3', got {prior!r}")
-        self.prior = prior
-        self.igso3 = IGSO3(sigma) if prior == "igso3" else None
+        #: the source distribution, a :class:`~manifold_fm.priors.Prior`
+        self.prior: HaarSO3 | IGSO3 = IGSO3(sigma) if prior == "igso3" else HaarSO3()
 
     @property
     def tangent_shape(self) -> torch.Size:
@@ -115,11 +120,14 @@ class SO3(ManifoldSpace):
         generator: torch.Generator | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        mask: Tensor | None = None,
     ) -> Tensor:
-        """``n`` rotations from the prior (Haar or IGSO3(sigma)), shape ``(n, 3, 3)``."""
-        if self.igso3 is not None:
-            return self.igso3.sample(n, generator=generator, device=device, dtype=dtype)
-        return random_rotation(n, generator=generator, device=device, dtype=dtype)
+        """``n`` rotations from the prior (Haar or IGSO3(sigma)), shape ``(n, 3, 3)``.
+
+        No maskable positions: ``mask`` must be None (ValueError otherwise).
+        """
+        self.check_prior_mask(n, mask)
+        return self.prior.sample(n, generator=generator, device=device, dtype=dtype)
 
     def random_uniform(
         self,
@@ -132,11 +140,13 @@ class SO3(ManifoldSpace):
         """``n`` Haar-uniform rotations (normalised Gaussian quaternions), ``(n, 3, 3)``."""
         return random_rotation(n, generator=generator, device=device, dtype=dtype)
 
-    def log_prior(self, x: Tensor) -> Tensor:
-        """log density w.r.t. the Riemannian volume: -log(8 pi^2) (uniform) or IGSO3."""
-        if self.igso3 is not None:
-            return self.igso3.log_prob(x)
-        return torch.full(x.shape[:-2], -LOG_VOLUME, device=x.device, dtype=x.dtype)
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
+        """log density w.r.t. the Riemannian volume: -log(8 pi^2) (uniform) or IGSO3.
+
+        No maskable positions: ``mask`` must be None (ValueError otherwise).
+        """
+        self.check_mask(x, mask)
+        return self.prior.log_prob(x)
 
     # -- geometry -------------------------------------------------------------------
     def expmap(self, x: Tensor, v: Tensor) -> Tensor:
@@ -177,10 +187,6 @@ class SO3(ManifoldSpace):
         self.proju(x, v)
         return torch.zeros(v.shape[:-1], device=v.device, dtype=v.dtype)
 
-    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
-        """Identity (left-trivialised tangents)."""
-        return v
-
     def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """J_r^{-1}(u) v with u = Log(R^T S): body velocity at S in log_R coordinates.
 
@@ -215,9 +221,13 @@ class SO3(ManifoldSpace):
         return polish_rotation(x)
 
     def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
-        """Body rotation vectors ``(n, ..., 3)`` times ``factor`` ``(n,)``."""
+        """Body rotation vectors ``(n, ..., 3)`` times ``factor`` ``(n,)``.
+
+        Makes SO3 a :class:`~manifold_fm.spaces.rotational.RotationalSpace`.
+        """
         return output * factor.reshape(factor.shape + (1,) * (output.dim() - factor.dim()))
 
     def __repr__(self) -> str:
-        extra = f", prior='igso3', sigma={self.igso3.sigma:g}" if self.igso3 else ""
+        igso3 = isinstance(self.prior, IGSO3)
+        extra = f", prior='igso3', sigma={self.prior.sigma:g}" if igso3 else ""
         return f"SO3(schedule={self.schedule!r}{extra})"

@@ -47,11 +47,13 @@ class Sphere(ManifoldSpace):
     def volume(self) -> float:
         return math.exp(sphere_log_area(self.dim))
 
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None, mask=None) -> Tensor:
+        self.check_prior_mask(n, mask)  # no maskable positions: only None passes
         g = torch.randn((n, self.dim + 1), generator=generator, device=device, dtype=dtype)
         return g / safe_norm(g, keepdim=True)
 
-    def log_prior(self, x: Tensor) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
+        self.check_mask(x, mask)
         return torch.full(x.shape[:-1], -sphere_log_area(self.dim), device=x.device, dtype=x.dtype)
 
     def proju(self, x: Tensor, v: Tensor) -> Tensor:
@@ -122,7 +124,7 @@ class Sphere(ManifoldSpace):
         h = eye - (scale * u[..., : self.dim]).unsqueeze(-1) * u.unsqueeze(-2)
         return h
 
-    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
+    def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         """Pull a velocity v at y back to T_x through the log chart: d(log_x)_y [v].
 
         With u = y - <x,y> x, theta = dist(x, y), f = theta / sin(theta) and

@@ -40,11 +40,13 @@ class FlatTorus(ManifoldSpace):
     def volume(self) -> float:
         return TWO_PI**self.dim
 
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None, mask=None) -> Tensor:
+        self.check_prior_mask(n, mask)  # no maskable positions: only None passes
         u = torch.rand((n, self.dim), generator=generator, device=device, dtype=dtype)
         return self.projx(TWO_PI * u)
 
-    def log_prior(self, x: Tensor) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
+        self.check_mask(x, mask)
         val = -self.dim * math.log(TWO_PI)
         return torch.full(x.shape[:-1], val, device=x.device, dtype=x.dtype)
 

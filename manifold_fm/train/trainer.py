@@ -2,7 +2,7 @@
 
 Each step (never branching on the kind of space)::
 
-    x0     = space.sample_prior(n, generator=g)             # g: device generator, per rank
+    x0     = space.sample_prior(n, generator=g[, mask=mask]) # g: device generator, per rank
     pair   = coupling(space, x0, x1, g[, mask])     # mask if the coupling declares uses_mask
     t      = time_sampler(n, g)                             # uniform or logit-normal
     sample = space.path(pair.x0, pair.x1, t, generator=g, mask=mask)
@@ -157,8 +157,15 @@ class Trainer:
         x1, mask = batch["x1"], batch.get("mask")
         cond: dict[str, Any] = {k: v for k, v in batch.items() if k not in BATCH_KEYS}
         n = x1.shape[0]
+        # the batch's mask reaches the prior as it reaches the path (SE(3): x0 centred over
+        # the real residues); passed only when there is one, so mask-less spaces need no
+        # mask parameter
         x0 = space.sample_prior(
-            n, generator=g, device=dev, dtype=x1.dtype if x1.is_floating_point() else None
+            n,
+            generator=g,
+            device=dev,
+            dtype=x1.dtype if x1.is_floating_point() else None,
+            **({} if mask is None else {"mask": mask}),
         )
         mask_kw = {"mask": mask} if getattr(self.coupling, "uses_mask", False) else {}
         pair = self.coupling(space, x0, x1, g, **mask_kw)  # a coupling may declare uses_mask

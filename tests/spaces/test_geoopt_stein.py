@@ -44,7 +44,7 @@ def _stein_terms(space, x, field, perturb=None):
 
     def moved(b, sign):
         y = space.expmap(x, sign * h * b)
-        return space.transport(x, y, field(y))
+        return space.log_differential(x, y, field(y))
 
     div = sum(space.inner(x, b, (moved(b, 1) - moved(b, -1)) / (2 * h)) for b in basis.unbind(1))
     drift = space.log_volume_drift(x, v)

@@ -136,7 +136,7 @@ def test_masks_reach_every_component_in_path_loss_step_and_log_prior():
     x_new = space.step(s.x_t, out, 0.5, 0.1, mask=(mf, mt), generator=g)
     f_new, tok_new = space.split(x_new)
     assert torch.equal(f_new[~mf], f_t[~mf]) and torch.equal(tok_new[~mt], tok_t[~mt])
-    want = se3.log_prior(space.split(x0)[0], mf) + ctmc.log_prior(space.split(x0)[1], mt)
+    want = se3.log_prior(space.split(x0)[0], mask=mf) + ctmc.log_prior(space.split(x0)[1], mask=mt)
     assert torch.equal(space.log_prior(x0, mask=(mf, mt)), want)
     assert not torch.equal(space.log_prior(x0), want)  # the masks did change it
 

@@ -189,7 +189,9 @@ def test_space_geometry(dtype):
     assert torch.allclose(
         space.from_ambient_velocity(x, space.to_ambient_velocity(x, v)), v, atol=tol
     )
-    assert torch.equal(space.transport(x, y, v), v)
+    # the geodesic's constant body velocity v = log_x(y), seen at y, pulled back through
+    # d(log_x)_y is v itself (J_r^{-1}(v) v = v; was: the identity ``transport``)
+    assert torch.allclose(space.log_differential(x, y, v), v, atol=tol)
     assert space.volume == pytest.approx(8 * math.pi**2)
     assert torch.allclose(
         space.log_prior(x), torch.full((64,), -math.log(8 * math.pi**2), dtype=dtype)
@@ -210,6 +212,50 @@ def test_path_target_matches_finite_difference(dtype):
     # the path ends at x1 and starts at x0
     end = space.path(x0.to(dtype), x1.to(dtype), torch.ones(32, dtype=dtype))
     assert (end.x_t - x1.to(dtype)).abs().max() <= (1e-10 if dtype == torch.float64 else 1e-5)
+
+
+def test_log_differential_is_the_derivative_of_log():
+    """d(log_x)_y [v] = d/ds log_x(y Exp(s v)) at s = 0, by central differences."""
+    space = SO3()
+    g = torch.Generator().manual_seed(7)
+    x = space.sample_prior(32, generator=g, dtype=torch.float64)
+    w = torch.nn.functional.normalize(torch.randn(32, 3, generator=g, dtype=torch.float64), dim=-1)
+    w = w * torch.logspace(-4, math.log10(3.0), 32, dtype=torch.float64).unsqueeze(-1)
+    y = space.expmap(x, w)  # angles from 1e-4 to 3, across the series / direct switch
+    v = torch.randn(32, 3, generator=g, dtype=torch.float64)
+    eps = 1e-6
+    fd = (
+        space.logmap(x, space.expmap(y, eps * v)) - space.logmap(x, space.expmap(y, -eps * v))
+    ) / (2 * eps)
+    assert (space.log_differential(x, y, v) - fd).abs().max() < 1e-7
+    # a broken derivative (the identity, the old Lie-group ``transport``) is caught
+    assert (v - fd).abs().max() > 1e-2
+
+
+def test_divergence_on_so3_is_unchanged_by_the_skew_first_order_term():
+    """J_r^{-1} = I + hat(u) / 2 + O(u^2): the skew term adds nothing to the divergence."""
+    from manifold_fm.solvers.divergence import DivergenceField
+
+    space = SO3()
+    g = torch.Generator().manual_seed(8)
+    x = space.sample_prior(16, generator=g, dtype=torch.float64)
+    a = torch.randn(3, 3, generator=g, dtype=torch.float64)
+
+    def field(r, t):  # a smooth body-frame field
+        return torch.einsum("ij,...j->...i", a, vee_of(r)) + torch.sin(r[..., 0, :])
+
+    def vee_of(r):
+        return torch.stack([r[..., 2, 1], r[..., 0, 2], r[..., 1, 0]], -1)
+
+    _, div = DivergenceField(field, space, 16).velocity_and_divergence(x, 0.0)
+
+    class Identity(SO3):  # carries v back unchanged: the left-trivialised identity
+        def log_differential(self, x, y, v):
+            return v
+
+    _, div_id = DivergenceField(field, Identity(), 16).velocity_and_divergence(x, 0.0)
+    torch.testing.assert_close(div, div_id, atol=1e-10, rtol=0)
+    assert div.abs().max() > 0.1
 
 
 def test_step_keeps_on_manifold_float32():

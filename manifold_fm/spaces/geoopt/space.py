@@ -124,10 +124,12 @@ class GeooptSpace(ManifoldSpace):
         return v.flatten(start_dim=v.dim() - self.event_ndim).sum(-1)
 
     # -- prior ---------------------------------------------------------------------------
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None, mask=None) -> Tensor:
+        self.check_prior_mask(n, mask)  # no maskable positions: only None passes
         return self.prior.sample(n, generator=generator, device=device, dtype=dtype)
 
-    def log_prior(self, x: Tensor) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: Tensor | None = None) -> Tensor:
+        self.check_mask(x, mask)
         return self.prior.log_prob(x)
 
     def random_uniform(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
@@ -184,7 +186,8 @@ class GeooptSpace(ManifoldSpace):
         sqrt(det G) = lambda^d, so the term is -d k lambda <x, v>. SPD with the
         affine-invariant metric: sqrt(det G) ~ det(X)^{-(n+1)/2}, so the term is
         -(n+1)/2 tr(X^{-1} V). Products: the sum over their parts; a constant metric
-        scale does not change it. Other manifolds: None (embedded, projection transport).
+        scale does not change it. Other manifolds: None (embedded, with the projection as
+        ``log_differential``).
         """
         drift = self.kind.drift
         return None if drift is None else drift(x, v)

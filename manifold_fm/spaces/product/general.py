@@ -12,6 +12,7 @@ subclass instead. Layout and mask conventions are described in
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -19,6 +20,7 @@ from torch import Tensor
 from manifold_fm.errors import check_shape_suffix
 from manifold_fm.spaces.base import PathSample, Space, time_like
 from manifold_fm.spaces.product.mask import MaskLike, pack_mask, split_mask
+from manifold_fm.spaces.rotational import RotationalSpace
 
 __all__ = ["GeneralProduct"]
 
@@ -32,7 +34,9 @@ class GeneralProduct(Space):
 
     Everything is a sum over components (log_prior, loss) or acts per component (path,
     step, guidance, validation). Declared abilities come from the parts: ``mask_ndim`` is 1
-    when some part takes a mask (the packed mask of :mod:`manifold_fm.spaces.product`).
+    when some part takes a mask (the packed mask of :mod:`manifold_fm.spaces.product`), and
+    the product is a :class:`~manifold_fm.spaces.rotational.RotationalSpace` (has
+    ``scale_rotation``) when some part is.
 
     Args:
         *spaces: the component spaces (at least two).
@@ -47,7 +51,9 @@ class GeneralProduct(Space):
         self._x_sizes = [_numel(s.event_shape) for s in spaces]
         self._v_sizes = [_numel(s.output_shape) for s in spaces]
         self.event_shape = torch.Size((sum(self._x_sizes),))
-        self.has_rotation = any(s.has_rotation for s in spaces)
+        if any(isinstance(s, RotationalSpace) for s in spaces):
+            # rotational exactly when a part is: the protocol sees the instance attribute
+            self.scale_rotation = self._scale_rotation_parts
         #: per component: numel of one point's mask (0 for parts that take no mask)
         self.mask_sizes = tuple(
             _numel(s.event_shape[: s.mask_ndim]) * (s.mask_ndim > 0) for s in spaces
@@ -91,20 +97,45 @@ class GeneralProduct(Space):
         parts = self.split_mask(x, mask)
         return pack_mask(parts, self.batch_shape(x), self.mask_sizes, x.device)
 
+    def _prior_masks(self, n: int, mask: MaskLike) -> tuple[Tensor | None, ...]:
+        """The parts' masks of a prior draw of ``n`` points (validated; no points yet)."""
+        if mask is None:
+            return (None,) * len(self.spaces)
+        found = mask if isinstance(mask, Tensor) else None
+        if isinstance(mask, Mapping):
+            found = next((m for m in mask.values() if isinstance(m, Tensor)), None)
+        elif isinstance(mask, Sequence):
+            found = next((m for m in mask if isinstance(m, Tensor)), None)
+        device = None if found is None else found.device
+        points = torch.zeros((), device=device).expand(n, *self.event_shape)  # shape only
+        return self.split_mask(points, mask)
+
+    def check_prior_mask(self, n: int, mask: MaskLike) -> Tensor | None:
+        """:meth:`check_mask` for a prior draw of ``n`` points: packed ``(n, M)`` or None."""
+        parts = self._prior_masks(n, mask)
+        device = next((p.device for p in parts if p is not None), None)
+        return pack_mask(parts, torch.Size((n,)), self.mask_sizes, device)
+
     # -- Space contract -------------------------------------------------------------------
-    def sample_prior(self, n, *, generator=None, device=None, dtype=None) -> Tensor:
-        """Each part's prior draw, joined: shape ``(n, sum_i numel(event_shape_i))``."""
+    def sample_prior(
+        self, n, *, generator=None, device=None, dtype=None, mask: MaskLike = None
+    ) -> Tensor:
+        """Each part's prior draw, joined: shape ``(n, sum_i numel(event_shape_i))``.
+
+        ``mask`` in any accepted form; each masked part draws with its own mask.
+        """
+        kw = {"generator": generator, "device": device, "dtype": dtype}
         parts = [
-            s.sample_prior(n, generator=generator, device=device, dtype=dtype) for s in self.spaces
+            s.sample_prior(n, **kw, **_mask_kw(m))
+            for s, m in zip(self.spaces, self._prior_masks(n, mask))
         ]
         return self.join(parts, 1, dtype)
 
-    def log_prior(self, x: Tensor, mask: MaskLike = None) -> Tensor:
+    def log_prior(self, x: Tensor, *, mask: MaskLike = None) -> Tensor:
         """sum_i log p0_i(x_i), shape ``batch_shape``; masked parts get their own mask."""
         masks = self.split_mask(x, mask)
         return sum(
-            s.log_prior(p) if m is None else s.log_prior(p, mask=m)
-            for s, p, m in zip(self.spaces, self.split(x), masks)
+            s.log_prior(p, **_mask_kw(m)) for s, p, m in zip(self.spaces, self.split(x), masks)
         )
 
     def path(
@@ -185,12 +216,14 @@ class GeneralProduct(Space):
             "products (their parts may follow different schedules); use loss_form='velocity'"
         )
 
-    def scale_rotation(self, output: Tensor, factor: Tensor) -> Tensor:
-        """Each part with ``has_rotation`` scales its slice of the outputs; others keep it."""
-        if not self.has_rotation:
-            return super().scale_rotation(output, factor)
+    def _scale_rotation_parts(self, output: Tensor, factor: Tensor) -> Tensor:
+        """``scale_rotation`` of a product with a rotational part (set in ``__init__``).
+
+        Each :class:`~manifold_fm.spaces.rotational.RotationalSpace` part scales its slice of
+        the outputs; the other parts' slices are kept.
+        """
         parts = [
-            s.scale_rotation(o, factor) if s.has_rotation else o
+            s.scale_rotation(o, factor) if isinstance(s, RotationalSpace) else o
             for s, o in zip(self.spaces, self.split_tangent(output))
         ]
         return self.join(parts, output.dim() - 1, output.dtype)
@@ -225,6 +258,11 @@ class GeneralProduct(Space):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(" + ", ".join(repr(s) for s in self.spaces) + ")"
+
+
+def _mask_kw(mask: Tensor | None) -> dict[str, Tensor]:
+    """``mask=`` for a part only when it has one (parts without masks may not take it)."""
+    return {} if mask is None else {"mask": mask}
 
 
 def check_parts(spaces: tuple[Space, ...], weights: list[float] | None) -> None:

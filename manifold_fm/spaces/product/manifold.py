@@ -5,7 +5,8 @@ Sphere x torus, SE(3) x R^d and the like are true
 ``expmap``, ``logmap``, ``inner``, ``dist``, ``dim``, ...). Every manifold method acts
 per component on the layout of :mod:`manifold_fm.spaces.product`:
 
-* exp/log/proju/projx/transport and the ambient-velocity maps: per component, joined;
+* exp/log/proju/projx/log_differential and the ambient-velocity maps: per component,
+  joined;
 * <u, v>_x = sum_i <u_i, v_i>_{x_i};  dist(x, y) = sqrt(sum_i dist_i(x_i, y_i)^2);
 * dim = sum_i dim_i;  volume = prod_i volume_i;  point_error = max_i point_error_i;
 * tangent basis: the parts' bases placed block-diagonally in the joint tangent layout.
@@ -90,10 +91,6 @@ class ManifoldProduct(GeneralProduct, ManifoldSpace):
 
     def projx(self, x: Tensor) -> Tensor:
         return self._join([m.projx(a) for m, a in zip(self.spaces, self.split(x))], x)
-
-    def transport(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
-        parts = zip(self.spaces, self.split(x), self.split(y), self.split_tangent(v))
-        return self._join([m.transport(a, b, c) for m, a, b, c in parts], x)
 
     def log_differential(self, x: Tensor, y: Tensor, v: Tensor) -> Tensor:
         parts = zip(self.spaces, self.split(x), self.split(y), self.split_tangent(v))
