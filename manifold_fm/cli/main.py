@@ -234,10 +234,11 @@ def _one_line(err: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mfm`` console script; returns the exit status.
 
-    Input errors (ValueError, TypeError, FileNotFoundError, a plugin that fails to load)
-    are printed as one line ``mfm: error: ...`` on stderr with exit status 2.
+    Input errors (ValueError, TypeError, FileNotFoundError, a plugin that fails to load, a
+    kind whose optional dependencies are not installed) are printed as one line
+    ``mfm: error: ...`` on stderr with exit status 2.
     """
-    from manifold_fm.cli.registry import PluginError
+    from manifold_fm.cli.registry import PluginError, missing_package
 
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -246,5 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (ValueError, TypeError, FileNotFoundError, PluginError) as err:
+        print(f"mfm: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except ImportError as err:  # e.g. a protein kind without the 'proteins' extra
+        if missing_package(err) is None:
+            raise  # a broken import is a bug: keep its traceback
         print(f"mfm: error: {_one_line(err)}", file=sys.stderr)
         return 2
