@@ -1,5 +1,7 @@
 """The ``mfm`` command: train from a TOML config, sample from a checkpoint, run the demo.
 
+Usage::
+
     mfm train CONFIG [--set section.key=value ...]
     mfm sample CKPT [--n N --steps S --method M --out file.pt --seed K --device D]
                     [--cond label=2 --guidance-scale W]

@@ -138,11 +138,11 @@ class Registry:
         return fn(*args, **kw)
 
 
-#: spaces: builder(**kw) -> Space
+#: spaces: ``builder(**kw) -> Space``
 SPACES = Registry("space", 0)
-#: models: builder(space, **kw) -> nn.Module
+#: models: ``builder(space, **kw) -> nn.Module``
 MODELS = Registry("model", 1)
-#: data: builder(space, **kw) -> Tensor | dict of tensors | Dataset | DataLoader
+#: data: ``builder(space, **kw) -> Tensor | dict of tensors | Dataset | DataLoader``
 DATASETS = Registry("data", 1)
 
 _PLUGINS_LOADED = False
