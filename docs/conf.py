@@ -3,7 +3,8 @@
 The build is offline (no intersphinx); ``make docs`` runs it with warnings as errors.
 Gallery examples read ``MFM_DOC_BUILD=1`` (set here) and run at small sizes; run by hand
 they use their full sizes. The command and config references are generated from the code
-by ``_ext/mfm_reference.py``.
+by ``_ext/mfm_reference.py``; references by a re-exported name (``manifold_fm.Sphere``)
+link to the defining module's entry through ``_ext/public_names.py``.
 """
 
 import os
@@ -30,6 +31,7 @@ extensions = [
     "myst_parser",
     "mfm_reference",
     "plain_docstrings",
+    "public_names",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb"]

@@ -28,7 +28,7 @@ _DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight
 
 
 def text8_normalise(text: str) -> str:
-    """text8-style normalisation: lowercase, each digit spelled out as `` word ``, every
+    """text8-style normalisation: lowercase, each digit spelled out as a word between spaces, every
     run of characters outside a-z replaced by one space (27 symbols: a-z and space)."""
     text = text.lower()
     for i, word in enumerate(_DIGITS):

@@ -139,7 +139,7 @@ def _mnist(
 
 
 def register(spaces: Any, models: Any, datasets: Any) -> None:
-    """Add the kinds manifold_fm ships to the three registries of :mod:`.registry`."""
+    """Add the kinds manifold_fm ships to the registries of :mod:`manifold_fm.cli.registry`."""
     spaces.add_lazy("sphere", "manifold_fm.spaces.sphere:Sphere")
     spaces.add_lazy("torus", "manifold_fm.spaces.torus:FlatTorus")
     spaces.add_lazy("so3", "manifold_fm.spaces.so3:SO3")

@@ -1,5 +1,7 @@
 """The ``mfm`` command: train from a TOML config, sample from a checkpoint, run the demo.
 
+Usage::
+
     mfm train CONFIG [--set section.key=value ...]
     mfm sample CKPT [--n N --steps S --method M --out file.pt --seed K --device D]
                     [--cond label=2 --guidance-scale W]
@@ -234,10 +236,11 @@ def _one_line(err: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``mfm`` console script; returns the exit status.
 
-    Input errors (ValueError, TypeError, FileNotFoundError, a plugin that fails to load)
-    are printed as one line ``mfm: error: ...`` on stderr with exit status 2.
+    Input errors (ValueError, TypeError, FileNotFoundError, a plugin that fails to load, a
+    kind whose optional dependencies are not installed) are printed as one line
+    ``mfm: error: ...`` on stderr with exit status 2.
     """
-    from manifold_fm.cli.registry import PluginError
+    from manifold_fm.cli.registry import PluginError, missing_package
 
     argv = sys.argv[1:] if argv is None else list(argv)
     try:
@@ -246,5 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (ValueError, TypeError, FileNotFoundError, PluginError) as err:
+        print(f"mfm: error: {_one_line(err)}", file=sys.stderr)
+        return 2
+    except ImportError as err:  # e.g. a protein kind without the 'proteins' extra
+        if missing_package(err) is None:
+            raise  # a broken import is a bug: keep its traceback
         print(f"mfm: error: {_one_line(err)}", file=sys.stderr)
         return 2

@@ -14,6 +14,11 @@ Kinds come from two places:
   ``register(spaces, models, datasets)`` that adds kinds to the three registries. Plugins
   are loaded the first time a name is not found among the kinds already registered (or
   the full list is asked for), so a run built only from core kinds imports no plugin.
+  A plugin whose optional dependencies are not installed (its import fails with
+  ModuleNotFoundError for a package that is not installed, as ``manifold_fm.proteins``
+  does without the ``proteins`` extra) is skipped: the other kinds keep working, and asking
+  for a kind nobody registered names the skipped plugin and its import error, which says
+  what to install. Any other failure of a plugin raises :class:`PluginError`.
 
 Builders register eagerly (``@SPACES.register("so3")``) or lazily by dotted path
 (``SPACES.add_lazy("so3", "manifold_fm.spaces.so3:SO3")``).
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +51,8 @@ __all__ = [
     "Registry",
     "load_builtin_kinds",
     "load_plugins",
+    "missing_package",
+    "skipped_plugins",
 ]
 
 #: the entry-point group through which other packages add kinds
@@ -97,8 +105,12 @@ class Registry:
         if name not in self._items:
             near = closest(str(name), self._items, cutoff=0.6)
             hint = f"; did you mean {near!r}?" if near else ""
+            known = ", ".join(self.names())
+            skipped = "".join(
+                f"; plugin {plugin!r} not loaded: {why}" for plugin, why in _SKIPPED.items()
+            )
             raise ConfigKeyError(
-                f"unknown {self.what} kind {name!r}{hint} (known: {', '.join(self.names())})"
+                f"unknown {self.what} kind {name!r}{hint} (known: {known}){skipped}"
             )
         item = self._items[name]
         if isinstance(item, str):
@@ -127,15 +139,17 @@ class Registry:
         return fn(*args, **kw)
 
 
-#: spaces: builder(**kw) -> Space
+#: spaces: ``builder(**kw) -> Space``
 SPACES = Registry("space", 0)
-#: models: builder(space, **kw) -> nn.Module
+#: models: ``builder(space, **kw) -> nn.Module``
 MODELS = Registry("model", 1)
-#: data: builder(space, **kw) -> Tensor | dict of tensors | Dataset | DataLoader
+#: data: ``builder(space, **kw) -> Tensor | dict of tensors | Dataset | DataLoader``
 DATASETS = Registry("data", 1)
 
 _PLUGINS_LOADED = False
 _BUILTINS_LOADED = False
+#: plugin name -> why it was skipped (an optional dependency is not installed)
+_SKIPPED: dict[str, str] = {}
 
 
 def load_builtin_kinds() -> None:
@@ -149,9 +163,34 @@ def load_builtin_kinds() -> None:
     register(SPACES, MODELS, DATASETS)
 
 
+def skipped_plugins() -> dict[str, str]:
+    """Plugins skipped because an optional dependency is missing: name -> the reason."""
+    load_plugins()
+    return dict(_SKIPPED)
+
+
+def missing_package(err: ImportError) -> str | None:
+    """The top-level package whose absence made an import fail, or None for other failures.
+
+    Only a :class:`ModuleNotFoundError` naming a package that is not installed counts: a
+    missing module inside an installed package (a renamed file, a typo) is a bug of the
+    plugin, not a missing extra.
+    """
+    if not isinstance(err, ModuleNotFoundError) or not err.name:
+        return None
+    top = err.name.partition(".")[0]
+    try:
+        installed = importlib.util.find_spec(top) is not None
+    except (ImportError, ValueError):
+        installed = False
+    return None if installed else top
+
+
 def load_plugins() -> None:
     """Call every ``manifold_fm.plugins`` entry point once: ``register(SPACES, MODELS,
-    DATASETS)``. A plugin that fails to import or register raises :class:`PluginError`
+    DATASETS)``. A plugin whose import fails because a package it needs is not installed
+    is skipped and remembered (:func:`skipped_plugins`; an unknown kind names it); a plugin
+    that fails to import or register for any other reason raises :class:`PluginError`
     naming it."""
     global _PLUGINS_LOADED
     if _PLUGINS_LOADED:
@@ -161,6 +200,9 @@ def load_plugins() -> None:
         try:
             ep.load()(SPACES, MODELS, DATASETS)
         except Exception as err:
+            if isinstance(err, ImportError) and missing_package(err) is not None:
+                _SKIPPED[ep.name] = f"{err} ({ep.value})"
+                continue
             raise PluginError(
                 f"manifold_fm plugin {ep.name!r} ({ep.value}) failed to load: {err}"
             ) from err

@@ -30,9 +30,12 @@ EXTRA_PACKAGES = ("gemmi", "torch_geometric", "e3nn")
 
 _missing = [name for name in EXTRA_PACKAGES if importlib.util.find_spec(name) is None]
 if _missing:
-    raise ImportError(
+    # ModuleNotFoundError (an ImportError) naming the absent package: the ``mfm`` plugin
+    # loader skips a plugin whose dependencies are not installed instead of failing
+    raise ModuleNotFoundError(
         f"manifold_fm.proteins needs the 'proteins' extra (missing: {', '.join(_missing)}); "
-        "install it with: pip install 'manifold-fm[proteins]'"
+        "install it with: pip install 'manifold-fm[proteins]'",
+        name=_missing[0],
     )
 
 from manifold_fm.couplings import register_coupling  # noqa: E402

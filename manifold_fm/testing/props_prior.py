@@ -29,7 +29,7 @@ from manifold_fm.testing.stein_fields import gaussian_proposal_log_density, stei
 
 __all__ = ["Z_MAX", "log_prior_normalized", "prior_stein"]
 
-#: largest accepted |z-score|: the two-sided normal tail is 2e-9, but the integrands are
+#: largest accepted absolute z-score; the two-sided normal tail is 2e-9, but the integrands are
 #: heavy-tailed on SPD and products (observed z spread up to 1.4 instead of 1 over seeds)
 Z_MAX = 6.0
 

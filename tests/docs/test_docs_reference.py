@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT / "docs" / "_ext"))
 
 import mfm_reference as ref  # noqa: E402
 import plain_docstrings  # noqa: E402
+import public_names  # noqa: E402
 
 from manifold_fm.cli import demo  # noqa: E402
 from manifold_fm.cli.main import build_parser  # noqa: E402
@@ -128,6 +129,60 @@ def test_plain_maths_is_escaped_but_markup_is_kept():
     assert esc("some **strong** words") == "some **strong** words"
 
 
-def test_sphere_has_its_api_page():
-    page = (ROOT / "docs" / "reference" / "api" / "sphere.rst").read_text()
-    assert ".. automodule:: manifold_fm.spaces.sphere" in page
+API = ROOT / "docs" / "reference" / "api"
+
+
+def test_a_re_exported_name_links_to_its_defining_module():
+    assert public_names.defining_name("manifold_fm.Sphere") == "manifold_fm.spaces.sphere.Sphere"
+    assert public_names.defining_name("manifold_fm.log_prob") == (
+        "manifold_fm.solvers.likelihood.log_prob"
+    )
+    assert public_names.defining_name("discrete_fm.elbo") == "discrete_fm.elbo.elbo"
+    assert public_names.defining_name("manifold_fm.solvers") is None  # a module: no qualname
+    assert public_names.defining_name("manifold_fm.no_such_name") is None
+
+
+def _public_modules() -> set[str]:
+    """Every module of manifold_fm and discrete_fm whose dotted name has no private part."""
+    names = set()
+    for pkg in ("manifold_fm", "discrete_fm"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            parts = list(path.relative_to(ROOT).with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            if not any(part.startswith("_") for part in parts):
+                names.add(".".join(parts))
+    return names
+
+
+def _automodules() -> dict[str, list[str]]:
+    """automodule target -> the API pages that document it."""
+    found: dict[str, list[str]] = {}
+    for page in sorted(API.glob("*.rst")):
+        for target in re.findall(r"^\.\. automodule:: (\S+)$", page.read_text(), flags=re.M):
+            found.setdefault(target, []).append(page.stem)
+    return found
+
+
+def test_every_package_has_its_api_page():
+    packages = sorted(p.parent.name for p in (ROOT / "manifold_fm").glob("*/__init__.py"))
+    for name in packages:
+        page = API / f"{name}.rst"
+        assert page.is_file(), f"manifold_fm.{name} has no page {page.relative_to(ROOT)}"
+        assert f".. automodule:: manifold_fm.{name}\n" in page.read_text()
+    for name, module in (("manifold_fm", "manifold_fm"), ("discrete_fm", "discrete_fm")):
+        assert f".. automodule:: {module}\n" in (API / f"{name}.rst").read_text()
+
+
+def test_every_public_module_is_documented_once_and_every_target_exists():
+    documented = _automodules()
+    public = _public_modules()
+    assert sorted(set(documented) - public) == []  # a target that is no module (any more)
+    assert sorted(public - set(documented)) == []  # a module on no page
+    assert {m: pages for m, pages in documented.items() if len(pages) > 1} == {}
+
+
+def test_the_api_index_lists_every_page():
+    index = (API / "index.rst").read_text()
+    listed = re.findall(r"^   (\w+)$", index, flags=re.M)
+    assert sorted(listed) == sorted(p.stem for p in API.glob("*.rst") if p.stem != "index")
