@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.results_io import add_output_args
+from benchmarks.common.results_io import add_output_args
 from manifold_fm.train import TrainConfig, Trainer
 
 __all__ = ["budget_main", "probe_step_s"]

@@ -1,25 +1,25 @@
-"""Training with model selection, shared by the likelihood benchmarks (and their slow tests).
+"""The flow fit of the likelihood benchmarks (nll, synthetic) and their model.
 
-Runs :class:`manifold_fm.train.Trainer` (AdamW, cosine LR, EMA of weights) in chunks of
-``eval_every`` steps -- ``Trainer.fit(until=k)`` keeps the full run's LR schedule -- and
-keeps the EMA weights with the best validation score, as the published protocol selects
-models on validation NLL with EMA weights.
+:func:`fit_flow` builds the benchmarks' MLP (:func:`make_model`, i.e.
+:func:`manifold_fm.nn.build_mlp`) and trains it with :class:`manifold_fm.train.Trainer`
+(AdamW, cosine LR, EMA of weights), selecting the EMA weights with the best validation
+score every ``eval_every`` steps (:func:`manifold_fm.train.model_selection.fit_select_best`),
+as the published protocol selects models on validation NLL with EMA weights.
 """
 
 from __future__ import annotations
 
-import copy
-import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
-from manifold_fm.cli.registry import MODELS
+from manifold_fm.nn import build_mlp
 from manifold_fm.spaces.base import ManifoldSpace
 from manifold_fm.spaces.torus import FlatTorus
 from manifold_fm.train import TrainConfig, Trainer
+from manifold_fm.train.model_selection import SelectionResult, fit_select_best
 
 __all__ = ["FitConfig", "FitResult", "fit_flow", "make_model"]
 
@@ -43,28 +43,29 @@ class FitConfig:
     harmonics: int = 4
 
 
-@dataclass
-class FitResult:
-    """The selected EMA model, its validation score and the score history."""
-
-    model: nn.Module
-    best_score: float
-    best_step: int
-    history: list[tuple[int, float]] = field(default_factory=list)
+#: the selected EMA model, its validation score, its step and the score history
+FitResult = SelectionResult
 
 
 def make_model(space: ManifoldSpace, cfg: FitConfig) -> nn.Module:
-    """The registry's TimeMLP sized for ``space``, output projected onto the tangent space.
+    """``build_mlp`` sized for ``space`` by ``cfg``, output projected onto the tangent space.
 
     On the flat torus without features the input is embedded as (cos, sin) (``periodic``),
     so the field is continuous across the 0 / 2 pi seam; with ``features`` the encoding is
     the config's (``harmonics`` on angles is periodic by construction).
     """
-    section = {"kind": "mlp", "hidden": cfg.hidden, "depth": cfg.depth}
     if cfg.features != "none":
-        enc = {"features": cfg.features, "octaves": cfg.octaves, "harmonics": cfg.harmonics}
-        return MODELS.build({**section, **enc}, space)
-    return MODELS.build({**section, "periodic": isinstance(space, FlatTorus)}, space)
+        return build_mlp(
+            space,
+            hidden=cfg.hidden,
+            depth=cfg.depth,
+            features=cfg.features,
+            octaves=cfg.octaves,
+            harmonics=cfg.harmonics,
+        )
+    return build_mlp(
+        space, hidden=cfg.hidden, depth=cfg.depth, periodic=isinstance(space, FlatTorus)
+    )
 
 
 def fit_flow(
@@ -100,19 +101,4 @@ def fit_flow(
             progress=False,
         ),
     )
-    every = cfg.eval_every if (score is not None and cfg.eval_every) else cfg.steps
-    stops = sorted({*range(every, cfg.steps + 1, every), cfg.steps})
-    best, best_step, best_state, history = math.inf, cfg.steps, None, []
-    for stop in stops:
-        trainer.fit(until=stop)
-        if score is None:
-            continue
-        s = float(score(trainer.ema_model))
-        history.append((stop, s))
-        if s < best:
-            best, best_step = s, stop
-            best_state = copy.deepcopy(trainer.ema_model.state_dict())
-    ema = trainer.ema_model
-    if best_state is not None:
-        ema.load_state_dict(best_state)
-    return FitResult(model=ema, best_score=best, best_step=best_step, history=history)
+    return fit_select_best(trainer, score, eval_every=cfg.eval_every)

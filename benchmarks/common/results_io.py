@@ -31,11 +31,13 @@ import torch
 from manifold_fm._io import atomic_write
 
 __all__ = [
+    "MODULES",
     "RESULTS",
     "SCHEMA_VERSION",
     "ResultsSchemaError",
     "add_output_args",
     "atomic_write",
+    "default_module",
     "hardware",
     "make_meta",
     "read_results",
@@ -44,8 +46,19 @@ __all__ = [
     "write_results",
 ]
 
-RESULTS = Path(__file__).resolve().parent / "results"
+#: the committed results folder, benchmarks/results
+RESULTS = Path(__file__).resolve().parents[1] / "results"
 SCHEMA_VERSION = 1
+#: results file -> the module whose ``python -m`` command writes it, where that is not
+#: ``benchmarks.<name>`` (the package of that name)
+MODULES = {
+    "earth": "benchmarks.nll.earth",
+    "torus": "benchmarks.nll.torus",
+    "text": "benchmarks.discrete.text",
+    "sequences": "benchmarks.discrete.sequences",
+    "protein_levers": "benchmarks.protein.levers",
+    "speed_cuda": "benchmarks.speed.gpu_check",
+}
 
 #: required meta fields and the JSON types each may take
 _META_FIELDS: dict[str, tuple[type, ...]] = {
@@ -93,18 +106,24 @@ def make_meta(
     """The ``meta`` block of a run: command line, seeds, wall seconds, torch, hardware.
 
     ``argv`` are the arguments the benchmark's ``main`` parsed (default ``sys.argv[1:]``);
-    the command is ``python -m <module> *argv`` (module default ``benchmarks.<benchmark>``).
+    the command is ``python -m <module> *argv`` (module default: ``MODULES[benchmark]``, else
+    ``benchmarks.<benchmark>``).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     return {
         "schema": SCHEMA_VERSION,
         "benchmark": benchmark,
-        "command": ["python", "-m", module or f"benchmarks.{benchmark}", *map(str, args)],
+        "command": ["python", "-m", module or default_module(benchmark), *map(str, args)],
         "seeds": [int(s) for s in seeds],
         "wall_s": float(wall_s),
         "torch": torch.__version__,
         "hardware": hardware(),
     }
+
+
+def default_module(benchmark: str) -> str:
+    """The module whose command writes ``<benchmark>.json`` (:data:`MODULES`)."""
+    return MODULES.get(benchmark, f"benchmarks.{benchmark}")
 
 
 def validate_results(doc: object, where: str = "results") -> None:

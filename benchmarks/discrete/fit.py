@@ -9,7 +9,6 @@ kill. One implementation of that loop for each model kind, here:
 * :func:`ctmc_trainer` builds the shared :class:`manifold_fm.train.Trainer` for a CTMC
   model from a base recipe plus lever options (validated by :class:`TrainConfig`), and
   :func:`train_for` continues it until a budget is spent;
-* :func:`two_pass` turns a self-conditioned CTMC model into a plain posterior (for the ELBO).
 
 Budgets are measured with a ``clock`` (default ``time.perf_counter``; the runners use
 ``time.process_time``, CPU seconds of this process, so that runs sharing a machine are
@@ -37,7 +36,6 @@ __all__ = [
     "fit_ctmc",
     "set_warmup_lr",
     "train_for",
-    "two_pass",
 ]
 
 #: TrainConfig keys a lever may set on a CTMC fit (the rest of the recipe is fixed)
@@ -199,24 +197,3 @@ def fit_ctmc(
         space, model, data, batch_size=batch_size, lr=lr, seed=seed, chunk=chunk, **levers
     )
     return train_for(tr, budget_s, chunk=chunk, clock=clock)
-
-
-class _TwoPass(nn.Module):
-    def __init__(self, model: nn.Module, space) -> None:
-        super().__init__()
-        self.model, self.space = model, space
-
-    def forward(self, x: Tensor, t: Tensor, mask: Tensor | None = None) -> Tensor:
-        first = self.model(x, t, mask=mask, self_cond=None)
-        est = self.space.x1_estimate(x, first, t)
-        return self.model(x, t, mask=mask, self_cond=est)
-
-
-def two_pass(model: nn.Module, space) -> nn.Module:
-    """``model(x, t, mask, self_cond=x1_estimate(x, model(x, t, mask, None), t))``.
-
-    A deterministic function of (x_t, t), hence a proper posterior p(x1 | x_t): the
-    NELBO of it is a valid bound, and it is what a self-conditioned sampler sees after
-    its first step.
-    """
-    return _TwoPass(model, space)

@@ -3,15 +3,16 @@
 At one budget the masked model sits far behind the same-size AR
 model; whether the gap is compute is read off a curve. Each (task, model) is one run
 continued across budgets (CPU seconds of training, 1 thread), cached and resumable
-(:mod:`benchmarks._curve_runs`), so one process per model can run at once and a killed
+(:mod:`benchmarks.discrete.curve_runs`), so one process per model can run at once and a killed
 one resumes::
 
-    python -m benchmarks.text_gap --task text --model ar   --budgets 240 480 960 1920
-    python -m benchmarks.text_gap --task text --model mask --budgets 240 480 960 1920
-    python -m benchmarks.text_gap --task DHFR --model mask --budgets 150 300 600 1200
-    python -m benchmarks.text_gap --report
+    python -m benchmarks.discrete.gap --task text --model ar   --budgets 240 480 960 1920
+    python -m benchmarks.discrete.gap --task text --model mask --budgets 240 480 960 1920
+    python -m benchmarks.discrete.gap --task DHFR --model mask --budgets 150 300 600 1200
+    python -m benchmarks.discrete.gap --report
 
-Networks, data and recipes are those of ``benchmarks.text`` and ``benchmarks.sequences``.
+Networks, data and recipes are those of ``benchmarks.discrete.text`` and
+``benchmarks.discrete.sequences``.
 Text: test bits/char (AR exact; mask NELBO, k-form). MSAs: pair r of samples (mask:
 ancestral; AR: ancestral) against the train-vs-test ceiling. ``--report`` writes
 ``gap_curve`` (list of {budget_s, ar_bpc, mask_nelbo_bpc}) and the gap's trend per doubling
@@ -27,16 +28,16 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._curve_runs import cached_results, run_curve
-from benchmarks._gap_jobs import build_job, text_splits
-from benchmarks._gap_report import report
-from benchmarks.discrete_baselines import connected_correlations, pearson, site_frequencies
+from benchmarks.discrete.curve_runs import cached_results, run_curve
+from benchmarks.discrete.gap_report import report
+from benchmarks.discrete.jobs import build_job, text_splits
 from discrete_fm import elbo, sample_ancestral
+from discrete_fm.metrics import connected_correlations, pearson, site_frequencies
 from manifold_fm.nn import SelfConditioning
 
 __all__ = ["RECIPES", "main", "make_job"]
 
-#: the benchmarks' recipes: text as benchmarks.text, MSAs as benchmarks.sequences
+#: the benchmarks' recipes: text as benchmarks.discrete.text, MSAs as benchmarks.discrete.sequences
 RECIPES = {
     "text": dict(
         dim=128,

@@ -1,4 +1,4 @@
-"""The report step of ``benchmarks.text_gap``: cached curve points into the result files.
+"""The report step of ``benchmarks.discrete.gap``: cached curve points into the result files.
 
 The curves are measured by separate, resumable processes; this step
 reads their cached points and adds them to the committed documents (``gap_curve`` and its
@@ -13,7 +13,7 @@ import math
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks.results_io import RESULTS, read_results, write_results
+from benchmarks.common.results_io import RESULTS, read_results, write_results
 
 __all__ = ["budget_to_reach", "gap_trend", "loglinear_fit", "report"]
 
@@ -130,7 +130,7 @@ def report(run_dir: Path, out_dir: str | None, recipes: dict, msas: tuple, cache
 
     Raises FileNotFoundError when a result file is missing or no curve point is cached.
     """
-    from benchmarks import sequences, text
+    from benchmarks.discrete import sequences, text
 
     out = Path(out_dir or RESULTS)
     written: dict = {}
@@ -156,7 +156,7 @@ def report(run_dir: Path, out_dir: str | None, recipes: dict, msas: tuple, cache
         doc["gap_curve_settings"] = {
             **recipes["text"],
             "clock": "process CPU seconds",
-            "command": "python -m benchmarks.text_gap",
+            "command": "python -m benchmarks.discrete.gap",
         }
         written["text"] = write_results("text", doc, meta, out_dir=out, markdown=text._markdown)
         _plot_text(curve)(out / "text_gap.png")

@@ -1,11 +1,11 @@
 """The training jobs of the compute curves: AR and CTMC models on text and on MSAs.
 
-``benchmarks.text_gap`` and ``benchmarks.text_levers`` continue
-training runs across CPU budgets with :func:`benchmarks._curve_runs.run_curve`; a job
+``benchmarks.discrete.gap`` and ``benchmarks.discrete.levers`` continue
+training runs across CPU budgets with :func:`benchmarks.discrete.curve_runs.run_curve`; a job
 wraps one model, its optimiser state and its evaluation. Jobs build the same networks,
-data and recipes as ``benchmarks.text`` / ``benchmarks.sequences`` (see :func:`text_splits`
-and :func:`build_job`), so a curve point at the benchmark's budget is that benchmark's
-setting.
+data and recipes as ``benchmarks.discrete.text`` / ``benchmarks.discrete.sequences`` (see
+:func:`text_splits` and :func:`build_job`), so a curve point at the benchmark's budget is
+that benchmark's setting.
 
 Lever options of a CTMC job (validated by :func:`split_levers`): TrainConfig keys
 (``warmup_steps``, ``lr_schedule``, ``steps``, ``time_sampling``, ``self_condition``),
@@ -22,9 +22,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from benchmarks._discrete_fit import LEVER_KEYS, ctmc_trainer, fit_ar, train_for, two_pass
-from benchmarks.discrete_baselines import ARModel
+from benchmarks.discrete.baselines import ARModel
+from benchmarks.discrete.fit import LEVER_KEYS, ctmc_trainer, fit_ar, train_for
 from discrete_fm import CTMCSpace
+from discrete_fm.self_condition import two_pass
 from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.train import checkpoint as ckpt
 

@@ -2,14 +2,15 @@
 
 The masked model's recipe (lr, warmup, time sampling, kappa
 schedule, size, batch, self-conditioning) is picked from measurements, not folklore. Each
-lever is one cached, resumable run of the mask model of ``benchmarks.text`` with a few
-options changed (:mod:`benchmarks._curve_runs`; the same jobs as ``benchmarks.text_gap``),
-trained for the same CPU seconds and scored by the NELBO (k-form) on the same test chunks::
+lever is one cached, resumable run of the mask model of ``benchmarks.discrete.text`` with a
+few options changed (:mod:`benchmarks.discrete.curve_runs`; the same jobs as
+``benchmarks.discrete.gap``), trained for the same CPU seconds and scored by the NELBO
+(k-form) on the same test chunks::
 
-    python -m benchmarks.text_levers --budget 480                 # every lever in LEVERS
-    python -m benchmarks.text_levers --budget 480 --levers baseline stratified
-    python -m benchmarks.text_levers --budget 480 --lever wu3:lr=3e-3,warmup_steps=300
-    python -m benchmarks.text_levers --budget 480 --report        # levers into text.json
+    python -m benchmarks.discrete.levers --budget 480                 # every lever in LEVERS
+    python -m benchmarks.discrete.levers --budget 480 --levers baseline stratified
+    python -m benchmarks.discrete.levers --budget 480 --lever wu3:lr=3e-3,warmup_steps=300
+    python -m benchmarks.discrete.levers --budget 480 --report        # levers into text.json
 
 Levers run one after the other in one process; run two processes with disjoint
 ``--levers`` to use two cores. ``lr_cosine`` decays the lr to 0 at the step count the
@@ -25,16 +26,16 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._curve_runs import cached_results, run_curve
-from benchmarks._gap_jobs import split_levers
-from benchmarks.results_io import RESULTS, read_results, write_results
-from benchmarks.text_gap import make_job
+from benchmarks.common.results_io import RESULTS, read_results, write_results
+from benchmarks.discrete.curve_runs import cached_results, run_curve
+from benchmarks.discrete.gap import make_job
+from benchmarks.discrete.jobs import split_levers
 
 __all__ = ["LEVERS", "main", "parse_lever"]
 
-#: name -> options changed from the plain recipe (benchmarks.text_gap RECIPES["text"]: dim
+#: name -> options changed from the plain recipe (benchmarks.discrete.gap RECIPES["text"]: dim
 #: 128, depth 4, batch 32, lr 1e-3 constant, no warmup, t ~ U[0, 1), linear kappa, ce loss);
-#: benchmarks.text's defaults are the best lever measured at 240 s, depth2_warmup_lr2e-3
+#: benchmarks.discrete.text's defaults are the best lever measured at 240 s, depth2_warmup_lr2e-3
 LEVERS: dict[str, dict] = {
     "baseline": {},
     "warmup_lr2e-3": {"lr": 2e-3, "warmup_steps": 200},
@@ -94,7 +95,7 @@ def _cosine_steps(folder: Path, budget: float, root: str | None, opts: dict, qui
 
 
 def _report(run_dir: Path, budget: float, out_dir: str | None) -> dict:
-    from benchmarks import text
+    from benchmarks.discrete import text
 
     rows = []
     for folder in sorted(p for p in run_dir.glob("*") if p.is_dir()):
@@ -118,7 +119,7 @@ def _report(run_dir: Path, budget: float, out_dir: str | None) -> dict:
     doc["levers"] = sorted(rows, key=lambda r: r["nelbo_bpc"])
     doc["levers_best"] = doc["levers"][0]["lever"]
     doc["levers_settings"] = {
-        "command": "python -m benchmarks.text_levers",
+        "command": "python -m benchmarks.discrete.levers",
         "budget_s": budget,
         "clock": "process CPU seconds",
     }

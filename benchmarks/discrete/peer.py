@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from benchmarks._discrete_fit import FitReport, clipped_step, set_warmup_lr
+from benchmarks.discrete.fit import FitReport, clipped_step, set_warmup_lr
 from discrete_fm.transformer import SequenceTransformer
 
 __all__ = ["PeerPosterior", "fit_peer", "peer_missing", "peer_network", "sample_peer"]

@@ -4,7 +4,7 @@ Both train a SequenceTransformer CTMC model for a budget of process CPU seconds
 (:data:`BUDGET_CLOCK`, so that runs sharing the machine get the compute they ask for and
 every model of one run gets the same) with the shared Trainer,
 score it by the negative ELBO on the test split, draw ancestral samples, and write
-``<name>.json`` / ``.md`` (``<name>_quick`` under ``--quick``) through benchmarks.results_io.
+``<name>.json`` / ``.md`` (``<name>_quick`` under ``--quick``) through benchmarks.common.results_io.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Callable, Mapping
 import torch
 from torch import Tensor, nn
 
-from benchmarks._discrete_fit import two_pass
-from benchmarks.discrete_baselines import FitReport, fit_ctmc
-from benchmarks.results_io import add_output_args, make_meta, write_results
+from benchmarks.common.results_io import add_output_args, make_meta, write_results
+from benchmarks.discrete.fit import FitReport, fit_ctmc
 from discrete_fm import CTMCSpace, elbo, sample_ancestral
+from discrete_fm.self_condition import two_pass
 from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.nn import SelfConditioning
 

@@ -1,6 +1,6 @@
 """Sequence benchmark: CTMC flow matching on protein (DHFR) and RNA (RF00162) alignments.
 
-``python -m benchmarks.sequences [--budget-s 150] [--quick]`` trains a mask-source CTMC
+``python -m benchmarks.discrete.sequences [--budget-s 150] [--quick]`` trains a mask-source CTMC
 model (SequenceTransformer, with manifold_fm.train.Trainer) per alignment for a budget
 of process CPU seconds on the train split
 (README rule: record i % 10 == 9 test, == 8 val, else train) and reports on the test split:
@@ -12,7 +12,7 @@ test split, beside the train-vs-test ceiling, plus the mean nearest-train Hammin
 of samples (a memorisation check). An AR baseline (the same network with a causal mask,
 same size, budget, batch and lr) is trained beside it: ``ar_pair_r`` is the pair r of its
 samples, the yardstick for the CTMC model's. Writes benchmarks/results/sequences.json and .md
-(benchmarks/_discrete_run.py).
+(benchmarks/discrete/run.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from benchmarks._discrete_run import (
+from benchmarks.discrete.baselines import ARModel
+from benchmarks.discrete.fit import fit_ar
+from benchmarks.discrete.run import (
     BUDGET_CLOCK,
     add_discrete_args,
     check_discrete_args,
@@ -34,13 +36,7 @@ from benchmarks._discrete_run import (
     timed_samples,
     write_discrete_results,
 )
-from benchmarks.discrete_baselines import (
-    ARModel,
-    connected_correlations,
-    fit_ar,
-    pearson,
-    site_frequencies,
-)
+from discrete_fm.metrics import connected_correlations, pearson, site_frequencies
 from manifold_fm.data.sequences import load_msa
 
 #: README figures (train -> test): independent-site bits/position, pair r ceiling

@@ -1,6 +1,6 @@
 """Text benchmark: CTMC flow matching vs an autoregressive baseline on tinyshakespeare.
 
-``python -m benchmarks.text [--budget-s 120] [--quick]`` trains, for the same budget of
+``python -m benchmarks.discrete.text [--budget-s 120] [--quick]`` trains, for the same budget of
 process CPU seconds each and with the same SequenceTransformer, (1) a causal AR model,
 (2) a mask-source CTMC model and (3) a uniform-source CTMC model on 128-character chunks
 of the train split
@@ -12,9 +12,9 @@ model: ancestral sampler, 128 steps, float64 draws, no temperature): unigram/big
 Jensen-Shannon divergence (bits) to the test split, sample entropy and NLL under the AR
 model. With flow_matching installed (optional extra; ``--no-peer`` skips it) the same
 network is also trained for the same budget with flow_matching's discrete pipeline
-(benchmarks/_peer_flow_matching.py), scored with our NELBO and sampled with its Euler
+(benchmarks/discrete/peer.py), scored with our NELBO and sampled with its Euler
 solver (``peer_flow_matching_nelbo_bpc``, ``peer_flow_matching_bigram_js``). Writes
-benchmarks/results/text.json, text.md and text_samples.txt (benchmarks/_discrete_run.py).
+benchmarks/results/text.json, text.md and text_samples.txt (benchmarks/discrete/run.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,17 @@ import time
 
 import torch
 
-from benchmarks._discrete_run import (
+from benchmarks.discrete.baselines import ARModel
+from benchmarks.discrete.fit import fit_ar
+from benchmarks.discrete.jobs import text_splits
+from benchmarks.discrete.peer import (
+    PeerPosterior,
+    fit_peer,
+    peer_missing,
+    peer_network,
+    sample_peer,
+)
+from benchmarks.discrete.run import (
     BUDGET_CLOCK,
     add_discrete_args,
     check_discrete_args,
@@ -34,17 +44,9 @@ from benchmarks._discrete_run import (
     timed_samples,
     write_discrete_results,
 )
-from benchmarks._gap_jobs import text_splits
-from benchmarks._peer_flow_matching import (
-    PeerPosterior,
-    fit_peer,
-    peer_missing,
-    peer_network,
-    sample_peer,
-)
-from benchmarks._text_report import markdown
-from benchmarks.discrete_baselines import ARModel, fit_ar, ngram_js_bits, sample_entropy_bits
+from benchmarks.discrete.text_report import markdown
 from discrete_fm import elbo
+from discrete_fm.metrics import ngram_js_bits, sample_entropy_bits
 from manifold_fm.data.text import load_text
 
 #: interpolated Witten-Bell n-gram BPC from shared/data/text/README.md (val / test)
@@ -59,7 +61,7 @@ README_NGRAM_BPC = {
 
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # recipe: the best lever of benchmarks.text_levers at equal CPU budget (depth 2, lr 2e-3
+    # recipe: the best lever of benchmarks.discrete.levers at equal CPU budget (depth 2, lr 2e-3
     # after 200 warmup steps; results/text.md "Levers"), for every model trained here
     add_discrete_args(
         ap,
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
     )
 
 
-#: text.md from a text.json document (benchmarks._text_report)
+#: text.md from a text.json document (benchmarks.discrete.text_report)
 _markdown = markdown
 
 

@@ -1,7 +1,7 @@
 """text.md: the Markdown of benchmarks/results/text.json.
 
-Text.json is written by three commands (``benchmarks.text``, and the
-report steps of ``benchmarks.text_gap`` and ``benchmarks.text_levers``, which add
+Text.json is written by three commands (``benchmarks.discrete.text``, and the
+report steps of ``benchmarks.discrete.gap`` and ``benchmarks.discrete.levers``, which add
 ``gap_curve`` and ``levers``); one renderer draws every section from the document, and
 leaves out the sections of keys a document does not have.
 """
@@ -114,7 +114,7 @@ def _gap_lines(curve: list[dict], trend: float | None, to_06: float | None, cfg:
         "",
         "Gap against compute (each model trained for budget_s CPU seconds, 1 thread, with the "
         f"plain recipe of the levers table, {recipe}; one run per model "
-        "evaluated at each budget; `python -m benchmarks.text_gap`; text_gap.png):",
+        "evaluated at each budget; `python -m benchmarks.discrete.gap`; text_gap.png):",
         "",
         "| CPU s per model | AR bits/char | mask NELBO bits/char | gap |",
         "|---:|---:|---:|---:|",
@@ -142,7 +142,7 @@ def _lever_lines(levers: list[dict]) -> list[str]:
         "warmup, t ~ U[0, 1), linear kappa, ce loss); the baseline row is the gap curve's "
         "mask run at this budget (same settings and seed). The best row sets the recipe of "
         "the table at the top; the steps column shows each lever's throughput "
-        "(`python -m benchmarks.text_levers`):",
+        "(`python -m benchmarks.discrete.levers`):",
         "",
         "| lever | options | CPU s | steps | NELBO bits/char | vs baseline |",
         "|---|---|---:|---:|---:|---:|",

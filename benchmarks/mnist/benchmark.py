@@ -5,10 +5,10 @@
 Data: the 10k MNIST split (``MFM_DATA/mnist``), first 9,000 images train, last 1,000
 held out, dequantised to [-1, 1) (:mod:`manifold_fm.data.mnist`). One UNet is trained on
 ``Euclidean((1, 28, 28))`` (cond-OT path) with labels and condition dropout 0.1; its
-null class gives the unconditional samples (:mod:`benchmarks._mnist_eval`). The judge is a
-small CNN trained here on the 9,000 training images (:mod:`benchmarks._mnist_fid`).
+null class gives the unconditional samples (:mod:`benchmarks.mnist.evaluate`). The judge is a
+small CNN trained here on the 9,000 training images (:mod:`manifold_fm.metrics.fid`).
 Training stops at the budget's minutes (step count sized by a timed probe); the trained
-run lives in ``--run-dir`` and is reused by a rerun (:mod:`benchmarks._mnist_train`).
+run lives in ``--run-dir`` and is reused by a rerun (:mod:`benchmarks.mnist.train`).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._budgeted import budget_main
-from benchmarks._mnist_eval import bpd_estimate, cond_accuracy, draw, nfe_curve
-from benchmarks._mnist_fid import FEATURE_DIM, features, fid, save_grid, train_classifier
-from benchmarks._mnist_report import figure, markdown
-from benchmarks._mnist_train import train_model
-from benchmarks.results_io import atomic_write, make_meta, write_results
+from benchmarks.common.budgeted import budget_main
+from benchmarks.common.results_io import atomic_write, make_meta, write_results
+from benchmarks.mnist.evaluate import bpd_estimate, cond_accuracy, draw, nfe_curve
+from benchmarks.mnist.report import figure, markdown, save_grid
+from benchmarks.mnist.train import train_model
 from manifold_fm import Euclidean
 from manifold_fm.data.mnist import load_mnist_split
+from manifold_fm.metrics.fid import FEATURE_DIM, features, fid, train_classifier
 
 SEED = 0
 _SMALL = {"base_channels": 16, "channel_mults": [1, 2, 4], "num_res_blocks": 1, "attn_heads": 4}

@@ -16,9 +16,9 @@ import time
 import torch
 from torch import Tensor, nn
 
-from benchmarks._mnist_fid import accuracy, features, fid
 from manifold_fm.conditioning import model_device
 from manifold_fm.data.mnist import bits_per_dim
+from manifold_fm.metrics.fid import accuracy, features, fid
 from manifold_fm.solvers import log_prob, sample
 
 __all__ = ["EVALS_PER_STEP", "bpd_estimate", "cond_accuracy", "draw", "nfe_curve"]

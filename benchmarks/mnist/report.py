@@ -1,10 +1,12 @@
-"""The MNIST benchmark's Markdown page and NFE-curve figure, rendered from its JSON."""
+"""The MNIST benchmark's Markdown page, its NFE-curve figure and the sample grids (PNG)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["figure", "markdown"]
+import torch
+
+__all__ = ["figure", "markdown", "save_grid"]
 
 
 def figure(curve: list[dict], floor: float, path: Path) -> None:
@@ -90,3 +92,28 @@ def markdown(doc: dict) -> str:
         f"Reproduce: `{' '.join(m['command'])}`.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def save_grid(images: torch.Tensor, nrow: int, path: Path, title: str = "") -> None:
+    """Save ``images`` (n, 1, H, W) in [-1, 1] as a PNG grid with ``nrow`` images per row."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n, _, h, w = images.shape
+    rows = (n + nrow - 1) // nrow
+    canvas = torch.ones(rows * (h + 2), nrow * (w + 2))
+    for i in range(n):
+        r, c = divmod(i, nrow)
+        canvas[r * (h + 2) + 1 : r * (h + 2) + 1 + h, c * (w + 2) + 1 : c * (w + 2) + 1 + w] = (
+            images[i, 0].clamp(-1, 1) + 1
+        ) / 2
+    fig, ax = plt.subplots(figsize=(nrow * 0.45 + 0.3, rows * 0.45 + 0.5))
+    ax.imshow(canvas.numpy(), cmap="gray", vmin=0, vmax=1)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

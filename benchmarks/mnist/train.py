@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._budgeted import probe_step_s
+from benchmarks.common.budgeted import probe_step_s
 from manifold_fm.nn import UNet
 from manifold_fm.train import TrainConfig, Trainer
 

@@ -7,7 +7,7 @@ reads those committed files -- it trains nothing -- and draws one panel per data
 seed of ours, their mean, and the flow_matching peer's seeds at equal budget, so whether a budget
 stopped while validation NLL was still falling can be seen at a glance.
 
-    python -m benchmarks.nll_curves            # -> benchmarks/results/nll_curves.png
+    python -m benchmarks.nll.curves            # -> benchmarks/results/nll_curves.png
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks._nll_report import pyplot
-from benchmarks.results_io import RESULTS, atomic_write, read_results
+from benchmarks.common.results_io import RESULTS, atomic_write, read_results
+from benchmarks.nll.report import pyplot
 
 __all__ = ["CurveDataError", "curves", "main", "plot_curves"]
 

@@ -1,6 +1,6 @@
 """Earth benchmark on S^2: volcano, earthquake, flood, fire (Chen & Lipman 2024 protocol).
 
-    python -m benchmarks.earth [--dataset volcano|earthquake|flood|fire|all ...]
+    python -m benchmarks.nll.earth [--dataset volcano|earthquake|flood|fire|all ...]
                                [--budget quick|cpu|paper|gpu] [--seeds 0 1 2 3 4]
                                [--run-dir runs/earth_cpu] [--report-only] [--no-report]
 
@@ -10,8 +10,8 @@ lat/lon -> unit vectors, uniform prior on S^2, per seed its own random 80/10/10 
 over seeds, published rows beside ours, share of test points duplicating a training point,
 NLL on novel / duplicated test points, a von Mises-Fisher kernel density baseline tuned on
 validation, flow_matching's pipeline at equal budget (seed 0), a dopri5 cross-check of the
-first run. Each run is cached in the run folder (benchmarks/_nll_runs.py). Writes
-benchmarks/results/earth.{json,md,png} (benchmarks/_nll_report.py).
+first run. Each run is cached in the run folder (benchmarks/nll/runs.py). Writes
+benchmarks/results/earth.{json,md,png} (benchmarks/nll/report.py).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import math
 
 import torch
 
-from benchmarks._nll_report import NLLBenchmark, Run, pyplot, run_benchmark
+from benchmarks.nll.report import NLLBenchmark, Run, pyplot, run_benchmark
 from manifold_fm.data.earth import EARTH_DATASETS, latlon_to_xyz, load_earth, load_earth_latlon
 from manifold_fm.data.splits import novel_mask, random_split_indices
 from manifold_fm.solvers import log_prob
@@ -122,7 +122,7 @@ def _notes(results: dict) -> list[str]:
         "Published rows: RFM Table 2 (Chen & Lipman 2024); RDM (Huang et al. 2022) reports "
         "an ELBO bound; RSGM (De Bortoli et al. 2022) and Moser Flow as reprinted by RSGM. "
         "Splits differ between papers (none published their indices).",
-        "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection).",
+        "Training: benchmarks/common/fit.py (EMA, val-NLL checkpoint selection).",
     ]
 
 
@@ -174,7 +174,7 @@ BENCHMARK = NLLBenchmark(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m benchmarks.earth``: see the module docstring."""
+    """``python -m benchmarks.nll.earth``: see the module docstring."""
     return run_benchmark(BENCHMARK, argv)
 
 

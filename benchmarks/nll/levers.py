@@ -1,8 +1,8 @@
 """Measure one training lever on validation NLL (seed 0), for the cpu budget's choice.
 
-    python -m benchmarks.earth_levers --dataset volcano --features octaves --steps 4000
+    python -m benchmarks.nll.levers --dataset volcano --features octaves --steps 4000
 
-One run of the protocol's training (benchmarks/_fit.py) on the seed-0 split of an Earth
+One run of the protocol's training (benchmarks/common/fit.py) on the seed-0 split of an Earth
 or RNA set, scored on the validation split only (Euler with projection, ``--val-steps``);
 the test split is not touched. Prints one JSON line: settings, best validation NLL, its
 step, the validation history, the wall and process CPU seconds of training and the wall
@@ -19,8 +19,8 @@ from dataclasses import asdict
 
 import torch
 
-from benchmarks._fit import FitConfig, fit_flow
-from benchmarks._protocol import nll
+from benchmarks.common.fit import FitConfig, fit_flow
+from benchmarks.nll.protocol import nll
 from manifold_fm.data.earth import EARTH_DATASETS, load_earth
 from manifold_fm.data.splits import random_split_indices
 from manifold_fm.data.torus import load_rna

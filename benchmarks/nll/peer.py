@@ -19,7 +19,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from benchmarks._fit import FitConfig, FitResult, make_model
+from benchmarks.common.fit import FitConfig, FitResult, make_model
 from manifold_fm.spaces.base import ManifoldSpace
 from manifold_fm.train.ema import EMA
 from manifold_fm.train.lr import lr_factor
@@ -47,7 +47,7 @@ def fit_peer(
 
     Batches of ``cfg.batch_size`` training rows drawn uniformly, x0 from ``space``'s
     uniform prior, t ~ U(0, 1); ``score(ema_model)`` every ``cfg.eval_every`` steps and at
-    the end selects the EMA weights, as :func:`benchmarks._fit.fit_flow` does.
+    the end selects the EMA weights, as :func:`benchmarks.common.fit.fit_flow` does.
     """
     path_mod = importlib.import_module("flow_matching.path")
     sched_mod = importlib.import_module("flow_matching.path.scheduler")

@@ -4,9 +4,9 @@ For each seed: its own random 80/10/10 split (indices recorded), train a flow, s
 EMA checkpoint with the lowest validation NLL, report the test NLL (nats per point,
 fixed-step Euler with projection, as the paper's shipped configs do, and rk4 beside it),
 split into novel and duplicated test points, with the validation-tuned kernel estimate
-of the same split (benchmarks/_kde.py). Caching of runs is in benchmarks/_nll_runs.py;
+of the same split (manifold_fm/metrics/kde.py). Caching of runs is in benchmarks/nll/runs.py;
 the command line, merging into benchmarks/results/<name>.json and the report are in
-benchmarks/_nll_report.py.
+benchmarks/nll/report.py.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ import math
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 
-from benchmarks._fit import FitConfig, FitResult, fit_flow
-from benchmarks._kde import fit_kde
+from benchmarks.common.fit import FitConfig, FitResult, fit_flow
 from manifold_fm.data.splits import duplicate_share, novel_mask, random_split_indices
+from manifold_fm.metrics.kde import fit_kde
 from manifold_fm.solvers import log_prob
 from manifold_fm.spaces.base import ManifoldSpace
 
@@ -200,7 +200,7 @@ def run_seed(
     t0, c0 = time.perf_counter(), time.process_time()
     split = random_split_indices(data.shape[0], seed)
     train, val, test = data[split.train], data[split.val], data[split.test]
-    cfg = FitConfig(**{**asdict(fit), "seed": seed})
+    cfg = replace(fit, seed=seed)
 
     def val_score(m: nn.Module) -> float:
         return nll(m, space, val, ev.val_steps, ev.method, batch_size=ev.batch_size)

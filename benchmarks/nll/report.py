@@ -1,9 +1,9 @@
 """Command line, run loop and report of the test-NLL benchmarks (earth on S^2, torus on T^d).
 
-Both follow benchmarks/_protocol.py per dataset; what differs is declared in an
+Both follow benchmarks/nll/protocol.py per dataset; what differs is declared in an
 :class:`NLLBenchmark`: the datasets and their loader, the published rows, the paper-budget
 configs, the Markdown notes and the figure. Results merge into ``<name>.json`` through
-benchmarks.results_io, so datasets can be run one at a time; ``<name>.md`` is rendered
+benchmarks.common.results_io, so datasets can be run one at a time; ``<name>.md`` is rendered
 from the merged document.
 """
 
@@ -13,15 +13,15 @@ import argparse
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 
-from benchmarks._nll_runs import RunCache, run_dataset
-from benchmarks._protocol import budget_config
-from benchmarks.results_io import add_output_args, make_meta, write_results
+from benchmarks.common.results_io import add_output_args, make_meta, write_results
+from benchmarks.nll.protocol import budget_config
+from benchmarks.nll.runs import RunCache, run_dataset
 from manifold_fm.spaces.base import ManifoldSpace
 
 __all__ = ["NLLBenchmark", "Run", "pyplot", "run_benchmark"]
@@ -63,7 +63,7 @@ class NLLBenchmark:
     optional: frozenset[str] = frozenset()
     #: FitConfig input-feature keys of the cpu/gpu/quick budgets (manifold_fm.nn.features)
     features: dict = field(default_factory=dict)
-    #: kernel of the density baseline (benchmarks._kde): 'vmf' or 'von_mises'
+    #: kernel of the density baseline (manifold_fm.metrics.kde): 'vmf' or 'von_mises'
     kernel: str = "vmf"
     #: flow_matching manifold of the peer ('sphere', 'torus'); None: no peer
     peer_manifold: str | None = None
@@ -265,7 +265,7 @@ def run_benchmark(bench: NLLBenchmark, argv: list[str] | None = None) -> dict:
             raise
         fit, ev = budget_config(name, args.budget, bench.paper, bench.features)
         if args.steps:
-            fit.steps = args.steps
+            fit = replace(fit, steps=args.steps)
         published = {m: v[name] for m, v in bench.published.items()}
         entry, models = run_dataset(
             name,

@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from benchmarks._fit import FitConfig, make_model
-from benchmarks._peer import fit_peer
-from benchmarks._protocol import EvalConfig, run_seed, summarise
-from benchmarks.results_io import hardware
+from benchmarks.common.fit import FitConfig, make_model
+from benchmarks.common.results_io import hardware
+from benchmarks.nll.peer import fit_peer
+from benchmarks.nll.protocol import EvalConfig, run_seed, summarise
 from manifold_fm.errors import ResumeMismatchError
 from manifold_fm.spaces.base import ManifoldSpace
 
@@ -152,8 +152,8 @@ def run_dataset(
         "seeds": list(seeds),
         "hardware": hardware(),
         "published": {m: list(v) for m, v in published.items()},
-        "trainer": "benchmarks._fit.fit_flow (manifold_fm.train.Trainer)",
-        "peer": "benchmarks._peer.fit_peer (flow_matching GeodesicProbPath + CondOTScheduler)",
+        "trainer": "benchmarks.common.fit.fit_flow (manifold_fm.train.Trainer)",
+        "peer": "benchmarks.nll.peer.fit_peer (flow_matching GeodesicProbPath + CondOTScheduler)",
         "run_dir": str(cache.folder),
     }
     entry = summarise(per_run, settings, time.perf_counter() - t0, peers)

@@ -1,10 +1,10 @@
 """Torus benchmark: RNA torsions on T^7 (and protein phi/psi on T^2 when the file exists).
 
-    python -m benchmarks.torus [--dataset rna|general|glycine|proline|prepro|all]
+    python -m benchmarks.nll.torus [--dataset rna|general|glycine|proline|prepro|all]
                                [--budget quick|cpu|paper|gpu] [--seeds 0 1 2 3 4]
                                [--run-dir runs/torus_cpu] [--report-only] [--no-report]
 
-Same protocol as benchmarks/earth.py (Chen & Lipman 2024): angles (deg mod 360) in
+Same protocol as benchmarks/nll/earth.py (Chen & Lipman 2024): angles (deg mod 360) in
 radians, uniform prior on [0, 2 pi)^d, random 80/10/10 split per seed, EMA model selected
 on validation NLL, test NLL in nats per point (Euler 1000 and rk4 500), with the novel /
 duplicated split (geodesic distance 1e-3 rad), a von Mises product kernel baseline tuned on
@@ -19,7 +19,7 @@ import math
 
 import torch
 
-from benchmarks._nll_report import NLLBenchmark, Run, pyplot, run_benchmark
+from benchmarks.nll.report import NLLBenchmark, Run, pyplot, run_benchmark
 from manifold_fm.data.splits import novel_mask, random_split_indices
 from manifold_fm.data.torus import load_protein, load_rna
 from manifold_fm.solvers import sample
@@ -111,7 +111,7 @@ def _notes(results: dict) -> list[str]:
         f"not run here: {absent}."
         if absent
         else "",
-        "Training: benchmarks/_fit.py (EMA, val-NLL checkpoint selection).",
+        "Training: benchmarks/common/fit.py (EMA, val-NLL checkpoint selection).",
     ]
 
 
@@ -167,7 +167,7 @@ BENCHMARK = NLLBenchmark(
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """``python -m benchmarks.torus``: see the module docstring."""
+    """``python -m benchmarks.nll.torus``: see the module docstring."""
     return run_benchmark(BENCHMARK, argv)
 
 

@@ -5,12 +5,12 @@
 
 Data: the shipped 190 chains (``MFM_DATA/proteins/pdb``), split by a fixed-seed
 permutation into ``n_held`` held-out chains and the rest for training
-(:mod:`benchmarks._protein_data`). Training: the standard Trainer on ``BackboneSE3``
+(:mod:`benchmarks.protein.data`). Training: the standard Trainer on ``BackboneSE3``
 (x1 form, FrameFlow weighting, self-conditioning, auxiliary backbone losses), random
-crops, checkpointed in ``--run-dir`` with a learning curve (:mod:`benchmarks._protein_train`).
+crops, checkpointed in ``--run-dir`` with a learning curve (:mod:`benchmarks.protein.train`).
 Sampling: Euler with the rotation-rate schedule (exp rate 10) and the final jump.
 Scored sets at each length: samples, held-out real crops, prior draws, a plain random CA
-walk; metrics in :mod:`manifold_fm.proteins.metrics`, pages in :mod:`benchmarks._protein_report`.
+walk; metrics in :mod:`manifold_fm.proteins.metrics`, pages in :mod:`benchmarks.protein.report`.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks._budgeted import budget_main
-from benchmarks._protein_data import (
+from benchmarks.common.budgeted import budget_main
+from benchmarks.common.results_io import make_meta, write_results
+from benchmarks.common.timing import time_blocks
+from benchmarks.protein.data import (
     dssp_agreement,
     frames_to_atoms,
     prior_atoms,
@@ -30,10 +32,8 @@ from benchmarks._protein_data import (
     split,
     walk_atoms,
 )
-from benchmarks._protein_report import METRICS, figure, markdown
-from benchmarks._protein_train import draw, make_space, train_model
-from benchmarks.results_io import make_meta, write_results
-from benchmarks.timing import time_blocks
+from benchmarks.protein.report import METRICS, figure, markdown
+from benchmarks.protein.train import draw, make_space, train_model
 from manifold_fm.proteins import load_proteins, shipped_proteins_dir, write_pdb
 from manifold_fm.proteins.metrics import (
     UNAVAILABLE,

@@ -1,6 +1,6 @@
 """Each protein training lever measured on the learning curve of the benchmark's own run.
 
-``python -m benchmarks.protein_levers [--budget cpu|smoke] [--levers no_aux ...]
+``python -m benchmarks.protein.levers [--budget cpu|smoke] [--levers no_aux ...]
 [--chunks K] [--main-run-dir R] [--out-dir D]``
 
 An ablation switches one lever off and retrains from scratch with everything else of the
@@ -27,11 +27,11 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._protein_data import split
-from benchmarks._protein_report import METRICS
-from benchmarks._protein_train import train_model
-from benchmarks.protein import BUDGETS, SEED
-from benchmarks.results_io import add_output_args, make_meta, write_results
+from benchmarks.common.results_io import add_output_args, make_meta, write_results
+from benchmarks.protein.benchmark import BUDGETS, SEED
+from benchmarks.protein.data import split
+from benchmarks.protein.report import METRICS
+from benchmarks.protein.train import train_model
 from manifold_fm.proteins import load_proteins, shipped_proteins_dir
 
 #: lever name -> (what switching it off means, the budget entries it changes)

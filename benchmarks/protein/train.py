@@ -18,8 +18,8 @@ from pathlib import Path
 
 import torch
 
-from benchmarks._budgeted import probe_step_s
-from benchmarks._protein_data import frames_to_atoms
+from benchmarks.common.budgeted import probe_step_s
+from benchmarks.protein.data import frames_to_atoms
 from manifold_fm.nn import SelfConditioning, X1Prediction
 from manifold_fm.proteins import frame_velocity_model, protein_loader
 from manifold_fm.proteins.backbone_space import BackboneSE3

@@ -1,9 +1,9 @@
 """Speed benchmark: manifold-fm against its peers, measured interleaved in one run.
 
 ``python -m benchmarks.speed [--quick] [--only core,lie,...]`` gathers rows from every
-``benchmarks/speed_<topic>.py`` module (each exposes ``rows(quick)``), prints a table and
+``benchmarks/speed/<topic>.py`` module (each exposes ``rows(quick)``), prints a table and
 writes ``benchmarks/results/speed.json`` (``{"rows": [...], "meta": ..., ...}``) and
-``speed.md`` through benchmarks.results_io. Row fields (benchmarks.timing.speed_row):
+``speed.md`` through benchmarks.common.results_io. Row fields (benchmarks.common.timing.speed_row):
 name, unit, ours, peer, peer_value, ratio (> 1: manifold-fm is faster), then details.
 A run with ``--only`` replaces the rows of those topics and keeps the others' rows.
 """
@@ -17,7 +17,7 @@ import traceback
 
 import torch
 
-from benchmarks.results_io import add_output_args, make_meta, read_results, write_results
+from benchmarks.common.results_io import add_output_args, make_meta, read_results, write_results
 
 TOPICS = ["core", "lie", "trainer", "likelihood", "discrete", "couplings", "images"]
 SEED = 0
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows, errors = [], {}
     for topic in args.only.split(","):
         try:
-            mod = importlib.import_module(f"benchmarks.speed_{topic}")
+            mod = importlib.import_module(f"benchmarks.speed.{topic}")
         except ModuleNotFoundError as err:
             errors[topic] = f"not available: {err}"
             continue
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> dict:
         rows.extend(new)
     topics = args.only.split(",")
     # a run refreshes its topics' rows and keeps the rest (a partial run's other topics, and
-    # rows other scripts add, such as benchmarks.nfe_equal_quality's)
+    # rows other scripts add, such as benchmarks.speed.nfe_equal_quality's)
     old = read_results("speed", args.out_dir)
     if old is not None:
         rows = [r for r in old["rows"] if r.get("topic") not in topics] + rows

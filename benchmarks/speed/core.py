@@ -3,7 +3,7 @@
 Peers: facebookresearch/flow_matching (AffineProbPath / GeodesicProbPath) and torchcfm
 (ConditionalFlowMatcher, R^2 only). Every library trains the same TimeMLP from the same
 initial weights on the same pre-generated batches, with the same optimiser; calls are
-interleaved (see benchmarks.timing.time_blocks).
+interleaved (see benchmarks.common.timing.time_blocks).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import copy
 
 import torch
 
-from benchmarks.timing import speed_row, time_blocks
+from benchmarks.common.timing import speed_row, time_blocks
 from manifold_fm import Euclidean, Sphere
 from manifold_fm.nn import TimeMLP
 

@@ -1,4 +1,4 @@
-"""Coupling rows for benchmarks/speed.py: seconds per minibatch pairing, and its quality.
+"""Coupling rows for benchmarks/speed/benchmark.py: seconds per minibatch pairing, and its quality.
 
 For each space (R^2: N(0, I) prior to an 8-Gaussian ring; S^2: uniform prior to the
 demo's vMF mixture), batch n in 512, 4096, 16384 (quick: 128, 512) and method
@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from benchmarks.timing import speed_row, time_blocks
+from benchmarks.common.timing import speed_row, time_blocks
 from manifold_fm.cli.demo import demo_target
 from manifold_fm.couplings import DEFAULT_BLOCK_SIZE, exact_ot, minibatch_ot, sinkhorn
 from manifold_fm.spaces import Euclidean, Sphere

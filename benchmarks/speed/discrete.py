@@ -2,7 +2,7 @@
 
 Row ``ctmc_sample_tokens``: tokens/s generating (n, L) sequences from all-mask with the
 same SequenceTransformer (mask source, linear kappa = PolynomialConvexScheduler(n=1)), same
-number of steps, float64 categorical draws in both, interleaved (benchmarks.timing).
+number of steps, float64 categorical draws in both, interleaved (benchmarks.common.timing).
 Row ``ctmc_sample_tokens_light_model``: the same with a one-layer lookup model, so the
 sampler's own cost dominates (ours draws only at positions that jump, by inverse CDF;
 flow_matching draws x1 at every position every step and builds one-hot rates).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from benchmarks.timing import speed_row, time_blocks
+from benchmarks.common.timing import speed_row, time_blocks
 from discrete_fm import CTMCSpace
 from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.solvers import sample

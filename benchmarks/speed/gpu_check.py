@@ -1,6 +1,6 @@
 """GPU check: the library end to end on one CUDA device, plus CUDA speed rows.
 
-``python -m benchmarks.gpu_check`` (``make gpu-check``) runs, on ``cuda:0``:
+``python -m benchmarks.speed.gpu_check`` (``make gpu-check``) runs, on ``cuda:0``:
 
 * ``trainer_device``: a Trainer on S^2 keeps model, EMA, batches and losses on the GPU;
 * ``sample_log_prob_elbo_device``: ``sample``, ``log_prob`` and discrete_fm's ``elbo``
@@ -13,7 +13,7 @@
 then times (CUDA-synchronised, best of a few calls) the S^2 training step, the S^2
 geodesic path at 1e6 points, SO(3) exp and log at 1e7 rotations, CTMC sampling and the OT
 couplings at batch 4096, and writes ``speed_cuda.json`` / ``speed_cuda.md`` (via
-benchmarks.results_io) with each check's verdict. Sized to finish in a few minutes.
+benchmarks.common.results_io) with each check's verdict. Sized to finish in a few minutes.
 
 Without a CUDA device it prints one line saying so and exits 0 (so ``make gpu-check`` on a
 CPU machine reports instead of failing); ``--require-gpu`` makes that exit 2.
@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import torch
 
-from benchmarks.results_io import add_output_args, make_meta, write_results
+from benchmarks.common.results_io import add_output_args, make_meta, write_results
 
 __all__ = ["main"]
 
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu (dry run)"
     payload = {"checks": checks, "rows": rows, "device_name": name, "quick": args.quick}
     wall = round(time.perf_counter() - t0, 2)
-    meta = make_meta("speed_cuda", seeds=[0], wall_s=wall, argv=argv, module="benchmarks.gpu_check")
+    meta = make_meta("speed_cuda", seeds=[0], wall_s=wall, argv=argv)
     write_results("speed_cuda", payload, meta, out_dir=args.out_dir, markdown=markdown)
     return 0 if all(c["ok"] for c in checks) else 1
 

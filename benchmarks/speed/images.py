@@ -5,7 +5,7 @@ model, unconditional) from the same initial weights on the same device-resident 
 images ``(1, 28, 28)`` in [-1, 1] at the same batch, with the same math per step: uniform
 row draw, Gaussian prior draw, uniform t, the cond-OT path of ``Euclidean((1, 28, 28))``,
 its loss, AdamW (lr 1e-3), global-norm clipping at 1.0 and a warmed-up EMA (decay 0.999).
-Blocks are interleaved (:func:`benchmarks.timing.time_blocks`); the ratio compares each
+Blocks are interleaved (:func:`benchmarks.common.timing.time_blocks`); the ratio compares each
 side's fastest block. On CUDA the comparison is repeated with bf16 autocast and with
 ``torch.compile`` on both sides; without CUDA those rows are skipped with the reason.
 
@@ -21,7 +21,7 @@ import traceback
 
 import torch
 
-from benchmarks.timing import speed_row, time_blocks
+from benchmarks.common.timing import speed_row, time_blocks
 from manifold_fm import Euclidean
 from manifold_fm.nn import UNet
 from manifold_fm.train import TrainConfig, Trainer
@@ -81,7 +81,7 @@ class _TrainerBlock:
 
 
 def _model(quick: bool) -> UNet:
-    from benchmarks.mnist import BUDGETS
+    from benchmarks.mnist.benchmark import BUDGETS
 
     kw = BUDGETS["smoke" if quick else "cpu"]["model"]
     torch.manual_seed(SEED)

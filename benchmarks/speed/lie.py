@@ -1,12 +1,12 @@
 """Speed rows for SO(3)/SE(3): exp and log at batch 1e6 vs roma and e3nn, SE(3)^128 paths.
 
-``rows(quick)`` is collected by ``benchmarks/speed.py``; measure these rows alone with
+``rows(quick)`` is collected by ``benchmarks/speed/benchmark.py``; measure these rows alone with
 ``python -m benchmarks.speed --only lie [--quick]``.
 
 Protocol: CPU, float32, the torch threads of the run (recorded per row), seed 0. Inputs
 are rotation vectors with angles uniform in [0, pi) plus adversarial angles (0, 1e-8,
 1e-4, pi - 1e-6, pi); log inputs are their float32 matrices. Ours and the peer run
-alternately on the same tensors (benchmarks.timing: one warm-up call each, fixed order);
+alternately on the same tensors (benchmarks.common.timing: one warm-up call each, fixed order);
 each reports the best of ``repeats`` wall times (the development machine is shared, so
 the minimum is the least contended figure; medians are kept as ``ours_median`` /
 ``peer_median``). ``ratio = peer_time / our_time`` (> 1: we are faster). ``max_error``
@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from benchmarks.timing import Timing, time_blocks
+from benchmarks.common.timing import Timing, time_blocks
 from manifold_fm.lie import rotation_angle, so3_exp, so3_log
 from manifold_fm.spaces.se3 import SE3
 

@@ -1,4 +1,4 @@
-"""Likelihood throughput rows for benchmarks/speed.py: ours vs flow_matching.
+"""Likelihood throughput rows for benchmarks/speed/benchmark.py: ours vs flow_matching.
 
 Rows (points per second, higher is better; ratio > 1 means manifold-fm is faster):
 
@@ -11,7 +11,7 @@ Rows (points per second, higher is better; ratio > 1 means manifold-fm is faster
   workload (3 ambient coordinates vs our 2 tangent directions).
 
 Ours and the peer are timed interleaved (best of ``repeats`` blocks, no warm-up, fixed
-order; benchmarks.timing) in the same process.
+order; benchmarks.common.timing) in the same process.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from benchmarks.timing import speed_row, time_blocks
+from benchmarks.common.timing import speed_row, time_blocks
 from manifold_fm.nn.mlp import TangentModel, TimeMLP
 from manifold_fm.solvers import log_prob
 from manifold_fm.spaces import Euclidean, Sphere

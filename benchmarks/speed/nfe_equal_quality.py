@@ -1,6 +1,6 @@
 """Does OT pay? NFE needed for reference quality, per coupling and solver, on S^2.
 
-    python -m benchmarks.nfe_equal_quality [--quick] [--steps 3000] [--out-dir DIR]
+    python -m benchmarks.speed.nfe_equal_quality [--quick] [--steps 3000] [--out-dir DIR]
 
 On the demo's S^2 vMF mixture (exact density: manifold_fm.cli.demo.demo_target) one flow is
 trained per coupling (``independent``, ``ot`` = blocked exact, ``sinkhorn``) with the same
@@ -29,12 +29,12 @@ import time
 
 import torch
 
-from benchmarks import speed
-from benchmarks.results_io import add_output_args, make_meta, read_results, write_results
+from benchmarks.common.results_io import add_output_args, make_meta, read_results, write_results
+from benchmarks.speed import benchmark as speed
 from manifold_fm import Sphere
 from manifold_fm.cli.demo import demo_target
-from manifold_fm.cli.registry import MODELS
 from manifold_fm.metrics import mmd2
+from manifold_fm.nn import build_mlp
 from manifold_fm.solvers import log_prob, sample
 from manifold_fm.train import TrainConfig, Trainer
 
@@ -60,7 +60,7 @@ def _train(coupling: str, train: torch.Tensor, args) -> torch.nn.Module:
     """The EMA model of one training run with ``coupling`` (same seed, data and budget)."""
     space = Sphere(2)
     torch.manual_seed(args.seed)
-    model = MODELS.build({"kind": "mlp", "hidden": 128, "depth": 3}, space)
+    model = build_mlp(space, hidden=128, depth=3)
     cfg = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> dict:
         "mmd2_floor_std": floor[1],
         "train_steps": args.steps,
         "quick": args.quick,
-        "command": "python -m benchmarks.nfe_equal_quality " + " ".join(argv or []),
+        "command": "python -m benchmarks.speed.nfe_equal_quality " + " ".join(argv or []),
         **flat,
     }
     old = read_results("speed", args.out_dir)
@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> dict:
             seeds=[args.seed],
             wall_s=wall,
             argv=argv,
-            module="benchmarks.nfe_equal_quality",
+            module="benchmarks.speed.nfe_equal_quality",
         )
     payload = {k: v for k, v in old.items() if k != "meta"}
     payload["rows"] = [r for r in old["rows"] if r["name"] != row["name"]] + [row]

@@ -14,7 +14,7 @@ beside it. The same comparison is repeated
 with ``torch.compile`` on both; if compilation fails on this machine the reason is
 recorded instead.
 
-``benchmarks/speed.py`` collects ``rows``; measure these rows alone with
+``benchmarks/speed/benchmark.py`` collects ``rows``; measure these rows alone with
 ``python -m benchmarks.speed --only trainer [--quick]``.
 """
 
@@ -26,7 +26,7 @@ import traceback
 
 import torch
 
-from benchmarks.timing import speed_row, time_blocks
+from benchmarks.common.timing import speed_row, time_blocks
 from manifold_fm import Sphere
 from manifold_fm.nn import TimeMLP
 from manifold_fm.train import TrainConfig, Trainer

@@ -11,7 +11,7 @@ sampled, a flow is trained on it, and on fresh test samples we report
 * kl_per_point = mean(log p(x) - log q(x)) on the test points (paired estimate of
   KL(p || q) with its standard error).
 
-Writes benchmarks/results/synthetic.{json,md} (benchmarks.results_io); entries of spaces
+Writes benchmarks/results/synthetic.{json,md} (benchmarks.common.results_io); entries of spaces
 not run are kept.
 """
 
@@ -20,12 +20,12 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import torch
 
-from benchmarks._fit import FitConfig, fit_flow
-from benchmarks.results_io import add_output_args, make_meta, write_results
+from benchmarks.common.fit import FitConfig, fit_flow
+from benchmarks.common.results_io import add_output_args, make_meta, write_results
 from manifold_fm.data.synthetic import (
     default_rd_mixture,
     default_s2_mixture,
@@ -62,7 +62,7 @@ def run_space(key: str, fit: FitConfig, seed: int, n_train: int, n_test: int) ->
     train = mix.sample(n_train, generator=gen).float()
     test = mix.sample(n_test, generator=gen).float()
     h_true = mix.entropy(200_000, gen)
-    model = fit_flow(space, train, FitConfig(**{**asdict(fit), "seed": seed})).model
+    model = fit_flow(space, train, replace(fit, seed=seed)).model
     model.eval()
     t_train = time.perf_counter() - t0
     q = log_prob(model, space, test, steps=100, method="rk4", batch_size=4096).log_prob.double()
@@ -112,7 +112,7 @@ def write_markdown(doc: dict) -> str:
     fit = next(iter(results.values()))["settings"]["fit"]
     lines += [
         "",
-        f"Training: {fit} (benchmarks/_fit.py bare loop).",
+        f"Training: {fit} (benchmarks/common/fit.py bare loop).",
         f"Hardware: {meta['hardware']}",
         f"Total wall time: {meta['wall_s']:.0f} s",
     ]

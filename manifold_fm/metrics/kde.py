@@ -1,8 +1,9 @@
-"""Kernel density baselines of the test-NLL benchmarks, bandwidths chosen on validation.
+"""Kernel density estimates on S^2 and T^d with bandwidths chosen on validation data.
 
-Why: most published Earth test points duplicate or nearly duplicate a training point, so
-a kernel estimate centred on the training points is the baseline a flow's NLL must be
-read against. Both kernels have the form k(x; mu) = exp(kappa s(x, mu) + c(kappa)):
+A flow's test NLL on point clouds needs a baseline: when many test points duplicate or
+nearly duplicate a training point (as in the published Earth sets), a kernel estimate
+centred on the training points scores them well without learning anything. Both kernels
+have the form k(x; mu) = exp(kappa s(x, mu) + c(kappa)):
 
 * von Mises-Fisher on S^2: s = mu . x - 1, c = log kappa - log 2 pi - log(1 - e^{-2 kappa})
   (density w.r.t. area; integrates to 1 over the unit sphere);
@@ -23,19 +24,26 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["KDE_KINDS", "KernelDensity", "fit_kde", "kde_log_density"]
+__all__ = ["KAPPAS", "KDE_KINDS", "WEIGHTS", "KernelDensity", "fit_kde", "kde_log_density"]
 
+#: the kernels: von Mises-Fisher on S^2, product of von Mises on T^d
 KDE_KINDS = ("vmf", "von_mises")
 #: default log-spaced concentration grid, kappa in [1, 1e8]: exact duplicates push the
 #: validation optimum of the sharp width to the top, where 1/sqrt(kappa) = 1e-4 rad (0.6 km)
 #: is below the resolution of the coordinates
 KAPPAS = tuple(float(k) for k in torch.logspace(0, 8, 33, dtype=torch.float64))
+#: default grid of the weight w of the first width (1.0: a single width)
 WEIGHTS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 
 
-@dataclass
+@dataclass(frozen=True)
 class KernelDensity:
-    """A fitted two-width estimate: kind, centres (n, k), (kappa1, kappa2, w), val score."""
+    """A fitted two-width estimate p(x) = w K_kappa1(x) + (1 - w) K_kappa2(x).
+
+    ``kind`` ('vmf' or 'von_mises'), ``centres`` (n, k) float64, the widths ``kappa1``,
+    ``kappa2``, the weight ``weight`` = w and ``val_nll``, the mean validation negative
+    log-likelihood (nats) that chose them.
+    """
 
     kind: str
     centres: Tensor
@@ -100,10 +108,13 @@ def fit_kde(
     kappas: tuple[float, ...] = KAPPAS,
     weights: tuple[float, ...] = WEIGHTS,
 ) -> KernelDensity:
-    """Choose (kappa1, kappa2, w) maximising the mean validation log-likelihood.
+    """Choose (kappa1, kappa2, w) maximising the mean validation log-likelihood
 
-    The grid is kappas x kappas x weights (w = 1 is the single-width estimate); only
-    ``train`` (centres) and ``val`` are read.
+        (1/m) sum_v log(w K_kappa1(v) + (1 - w) K_kappa2(v)),  v in ``val`` (m, k),
+
+    with the kernels centred on ``train`` (n, k). The grid is kappas x kappas x weights
+    (w = 1 is the single-width estimate); only ``train`` and ``val`` are read. Raises
+    ValueError for an unknown ``kind`` or a concentration <= 0.
     """
     lp = kde_log_density(kind, train, val, kappas)  # (K, m)
     best = (-math.inf, 0, 0, 1.0)

@@ -7,9 +7,9 @@ import json
 import pytest
 from _shared_data import PROTEIN_DATA, needs_proteins
 
-from benchmarks import protein_levers
-from benchmarks.protein import BUDGETS
-from benchmarks.results_io import validate_results
+from benchmarks.common.results_io import validate_results
+from benchmarks.protein import levers as protein_levers
+from benchmarks.protein.benchmark import BUDGETS
 
 
 def test_lever_budget_switches_exactly_one_lever_and_keeps_the_rest():
@@ -46,7 +46,7 @@ def test_a_missing_main_run_is_named_before_any_training(tmp_path):
 
 @needs_proteins
 def test_smoke_ablation_follows_the_main_runs_steps_and_curve(tmp_path):
-    from benchmarks import protein
+    from benchmarks.protein import benchmark as protein
 
     main_dir, out = tmp_path / "protein_smoke", tmp_path / "out"
     protein.main(

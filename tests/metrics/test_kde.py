@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
-from benchmarks._kde import fit_kde, kde_log_density
 from manifold_fm.data.earth import latlon_to_xyz
+from manifold_fm.metrics.kde import fit_kde, kde_log_density
 
 
 @pytest.mark.parametrize("kappa", [2.0, 50.0, 400.0])
