@@ -24,7 +24,7 @@ from manifold_fm.train.model_selection import SelectionResult, fit_select_best
 __all__ = ["FitConfig", "FitResult", "fit_flow", "make_model"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class FitConfig:
     """Training settings (steps, batch size, optimiser, EMA, model size, evaluation)."""
 

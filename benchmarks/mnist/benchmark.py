@@ -14,12 +14,14 @@ run lives in ``--run-dir`` and is reused by a rerun (:mod:`benchmarks.mnist.trai
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from benchmarks.common.budgeted import budget_main
 from benchmarks.common.results_io import atomic_write, make_meta, write_results
+from benchmarks.mnist.budgets import BUDGETS
 from benchmarks.mnist.evaluate import bpd_estimate, cond_accuracy, draw, nfe_curve
 from benchmarks.mnist.report import figure, markdown, save_grid
 from benchmarks.mnist.train import train_model
@@ -28,77 +30,6 @@ from manifold_fm.data.mnist import load_mnist_split
 from manifold_fm.metrics.fid import FEATURE_DIM, features, fid, train_classifier
 
 SEED = 0
-_SMALL = {"base_channels": 16, "channel_mults": [1, 2, 4], "num_res_blocks": 1, "attn_heads": 4}
-BUDGETS: dict[str, dict] = {
-    "cpu": {
-        "model": _SMALL,
-        "batch": 64,
-        "lr": 2e-3,
-        "ema": 0.999,
-        "amp": "off",
-        "device": "cpu",
-        "minutes": 20.0,
-        "probe_steps": 5,
-        "threads": 2,
-        "clf_epochs": 3,
-        "n_fid": 1000,
-        "n_curve": 128,
-        "nfes": [8, 16, 32, 64, 128],
-        "per_class": 20,
-        "n_bpd": 100,
-        "bpd_steps": 128,
-        "main": ("rk4", 8),
-    },
-    "gpu": {
-        "model": {
-            "base_channels": 64,
-            "channel_mults": [1, 2, 2],
-            "num_res_blocks": 2,
-            "attn_heads": 4,
-        },
-        "batch": 256,
-        "lr": 1e-3,
-        "ema": 0.9995,
-        "amp": "bf16",
-        "device": "cuda",
-        "minutes": 8.0,
-        "probe_steps": 10,
-        "threads": 8,
-        "clf_epochs": 5,
-        "n_fid": 1000,
-        "n_curve": 500,
-        "nfes": [8, 16, 32, 64, 128],
-        "per_class": 100,
-        "n_bpd": 500,
-        "bpd_steps": 128,
-        "main": ("rk4", 16),
-    },
-    "smoke": {
-        "model": {
-            "base_channels": 8,
-            "channel_mults": [1, 2],
-            "num_res_blocks": 1,
-            "attn_heads": 2,
-        },
-        "batch": 16,
-        "lr": 2e-3,
-        "ema": 0.9,
-        "amp": "off",
-        "device": "cpu",
-        "minutes": 0.1,
-        "probe_steps": 2,
-        "threads": 1,
-        "clf_epochs": 1,
-        "clf_images": 2000,
-        "n_fid": 64,
-        "n_curve": 16,
-        "nfes": [8],
-        "per_class": 2,
-        "n_bpd": 8,
-        "bpd_steps": 2,
-        "main": ("euler", 4),
-    },
-}
 SCALES = [0.0, 1.0, 3.0]
 
 
@@ -110,10 +41,10 @@ def run(
     budget: str, minutes: float | None, out_dir: Path, run_dir: Path, argv, root: str | None = None
 ) -> dict:
     """Train (or reload), evaluate and write ``mnist.json`` / ``.md`` / PNGs to ``out_dir``."""
-    b = dict(BUDGETS[budget])
+    b = BUDGETS[budget]
     if minutes is not None:
-        b["minutes"] = float(minutes)
-    torch.set_num_threads(b["threads"])
+        b = replace(b, minutes=float(minutes))
+    torch.set_num_threads(b.threads)
     t0 = time.perf_counter()
     space = Euclidean((1, 28, 28))
     train = load_mnist_split("train", root, seed=SEED)
@@ -125,32 +56,30 @@ def run(
     t_train = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    n_clf = b.get("clf_images", train["x1"].shape[0])
+    n_clf = b.clf_images if b.clf_images is not None else train["x1"].shape[0]
     clf, clf_acc = train_classifier(
         train["x1"][:n_clf],
         train["label"][:n_clf],
         held["x1"],
         held["label"],
-        epochs=b["clf_epochs"],
+        epochs=b.clf_epochs,
         seed=SEED,
     )
     _log(f"classifier: held-out accuracy {clf_acc:.4f}")
     f_train, f_held = features(clf, train["x1"]), features(clf, held["x1"])
     floor = fid(f_held, f_train)
-    method, steps = b["main"]
-    x, nfe = draw(model, space, b["n_fid"], method=method, steps=steps, seed=SEED + 10)
+    method, steps = b.main
+    x, nfe = draw(model, space, b.n_fid, method=method, steps=steps, seed=SEED + 10)
     fid_main = fid(features(clf, x), f_train)
-    _log(f"FID ({b['n_fid']} samples, {method} {nfe:.0f} NFE): {fid_main:.3f}, floor {floor:.3f}")
-    n_curve = b["n_curve"]
+    _log(f"FID ({b.n_fid} samples, {method} {nfe:.0f} NFE): {fid_main:.3f}, floor {floor:.3f}")
+    n_curve = b.n_curve
     floor_curve = fid(f_held[:n_curve], f_train)
-    curve = nfe_curve(
-        model, space, clf, f_train, n=n_curve, nfes=b["nfes"], seed=SEED + 20, log=_log
-    )
+    curve = nfe_curve(model, space, clf, f_train, n=n_curve, nfes=b.nfes, seed=SEED + 20, log=_log)
     acc, cond_imgs = cond_accuracy(
         model,
         space,
         clf,
-        per_class=b["per_class"],
+        per_class=b.per_class,
         scales=SCALES,
         method=method,
         steps=steps,
@@ -158,22 +87,22 @@ def run(
         log=_log,
     )
     bpd, bpd_se, bpd_nfe = bpd_estimate(
-        model, space, held["x1"][: b["n_bpd"]], steps=b["bpd_steps"], seed=SEED + 40
+        model, space, held["x1"][: b.n_bpd], steps=b.bpd_steps, seed=SEED + 40
     )
-    _log(f"bits/dim ({b['n_bpd']} held-out): {bpd:.4f} +- {bpd_se:.4f}")
+    _log(f"bits/dim ({b.n_bpd} held-out): {bpd:.4f} +- {bpd_se:.4f}")
     # the log-determinant needs many steps: the same estimate at fewer steps on a subset
     # shows how far from converged a cheaper solve is
-    n_chk = min(20, b["n_bpd"])
+    n_chk = min(20, b.n_bpd)
     bpd_by_steps = {
         str(k): bpd_estimate(model, space, held["x1"][:n_chk], steps=k, seed=SEED + 40)[0]
-        for k in sorted({max(1, b["bpd_steps"] // 16), max(1, b["bpd_steps"] // 4), b["bpd_steps"]})
+        for k in sorted({max(1, b.bpd_steps // 16), max(1, b.bpd_steps // 4), b.bpd_steps})
     }
     _log(f"bits/dim of {n_chk} held-out images by rk4 steps: {bpd_by_steps}")
     t_eval = time.perf_counter() - t1
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "mnist_uncond.png", lambda p: save_grid(x[:100], 10, p, "unconditional"))
-    per = b["per_class"]
+    per = b.per_class
     for w, imgs in cond_imgs.items():
         grid = imgs.reshape(10, per, 1, 28, 28)[:, : min(per, 10)].reshape(-1, 1, 28, 28)
         atomic_write(
@@ -185,7 +114,7 @@ def run(
         "fid": fid_main,
         "fid_floor": floor,
         "fid_ratio": fid_main / floor,
-        "fid_samples": b["n_fid"],
+        "fid_samples": b.n_fid,
         "fid_method": method,
         "fid_nfe": nfe,
         "feature_dim": FEATURE_DIM,
@@ -194,10 +123,10 @@ def run(
         "cond_samples_per_class": per,
         "bits_per_dim": bpd,
         "bits_per_dim_stderr": bpd_se,
-        "bpd_images": b["n_bpd"],
+        "bpd_images": b.n_bpd,
         "bpd_by_steps": bpd_by_steps,
         "bpd_by_steps_images": n_chk,
-        "bpd_solver": f"rk4, {b['bpd_steps']} steps ({bpd_nfe} NFE), Hutchinson, 1 probe",
+        "bpd_solver": f"rk4, {b.bpd_steps} steps ({bpd_nfe} NFE), Hutchinson, 1 probe",
         "nfe_curve": curve,
         "nfe_curve_samples": n_curve,
         "fid_floor_curve": floor_curve,
@@ -205,11 +134,11 @@ def run(
         "train_steps": plan["steps"],
         "train_batch": plan["batch"],
         "train_wall_s": plan.get("train_wall_s"),
-        "train_minutes_budget": b["minutes"],
+        "train_minutes_budget": b.minutes,
         "final_loss": plan.get("final_loss"),
         "params": plan["params"],
         "model": plan["model"],
-        "threads": b["threads"],
+        "threads": b.threads,
         "wall_s_train_phase": round(t_train, 2),
         "wall_s_eval": round(t_eval, 2),
         "guidance_rule": "v = v_u + w (v_c - v_u)",

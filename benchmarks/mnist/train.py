@@ -14,24 +14,25 @@ from pathlib import Path
 import torch
 
 from benchmarks.common.budgeted import probe_step_s
+from benchmarks.mnist.budgets import Budget
 from manifold_fm.nn import UNet
 from manifold_fm.train import TrainConfig, Trainer
 
 __all__ = ["train_model"]
 
 
-def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
+def _config(b: Budget, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
     return TrainConfig(
         steps=steps,
-        batch_size=b["batch"],
-        lr=b["lr"],
+        batch_size=b.batch,
+        lr=b.lr,
         warmup_steps=min(100, steps // 10),
         lr_schedule="cosine",
         grad_clip=1.0,
-        ema_decay=b["ema"],
+        ema_decay=b.ema,
         cond_dropout=0.1,
-        amp=b["amp"],
-        device=b["device"],
+        amp=b.amp,
+        device=b.device,
         seed=seed,
         log_every=max(1, min(100, steps // 5)),
         progress=False,
@@ -41,28 +42,28 @@ def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig
     )
 
 
-def train_model(space, data: dict, b: dict, run_dir: Path, seed: int, log=print) -> dict:
+def train_model(space, data: dict, b: Budget, run_dir: Path, seed: int, log=print) -> dict:
     """Train the budget's UNet on ``data`` and return ``{"trainer", "plan"}``.
 
     ``plan``: steps, batch, probe step time, training wall seconds, images/s, params, the
-    model settings. The budget dict ``b`` holds ``model`` (UNet keywords), ``batch``,
-    ``lr``, ``ema``, ``amp``, ``device``, ``minutes``, ``probe_steps``.
+    model settings (``b.model``, the UNet keywords, and ``b.batch``: a plan with others
+    is made again).
     """
     torch.manual_seed(seed)
-    model = UNet(in_channels=1, n_classes=10, image_size=28, **b["model"])
+    model = UNet(in_channels=1, n_classes=10, image_size=28, **b.model)
     run_dir.mkdir(parents=True, exist_ok=True)
     plan_path = run_dir / "plan.json"
     plan = json.loads(plan_path.read_text()) if plan_path.is_file() else None
-    if plan is None or plan.get("model") != b["model"] or plan.get("batch") != b["batch"]:
+    if plan is None or plan.get("model") != b.model or plan.get("batch") != b.batch:
         step_s = probe_step_s(
-            space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
+            space, model, data, lambda k: _config(b, k, None, seed), b.probe_steps
         )
-        steps = max(10, int(b["minutes"] * 60 / step_s))
+        steps = max(10, int(b.minutes * 60 / step_s))
         plan = {
             "steps": steps,
-            "batch": b["batch"],
+            "batch": b.batch,
             "probe_step_s": step_s,
-            "model": b["model"],
+            "model": b.model,
             "params": model.n_params(),
         }
         plan_path.write_text(json.dumps(plan, indent=1))
@@ -77,7 +78,7 @@ def train_model(space, data: dict, b: dict, run_dir: Path, seed: int, log=print)
     plan.update(
         train_wall_s=round(done, 2),
         final_loss=res.final_loss,
-        train_images_per_s=(res.steps - start) * b["batch"] / max(res.wall_s, 1e-9),
+        train_images_per_s=(res.steps - start) * b.batch / max(res.wall_s, 1e-9),
         losses=res.losses,
         loss_steps=res.loss_steps,
     )

@@ -27,7 +27,9 @@ from manifold_fm.solvers import log_prob
 from manifold_fm.spaces.base import ManifoldSpace
 
 __all__ = [
+    "BUDGETS",
     "CPU_FIT",
+    "Budget",
     "EvalConfig",
     "budget_config",
     "kde_record",
@@ -39,7 +41,7 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class EvalConfig:
     """Likelihood settings: selection (val) Euler steps, the two test scorers, dopri5 check.
 
@@ -58,14 +60,33 @@ class EvalConfig:
     novel_radius: float = 1e-3
 
 
+@dataclass(frozen=True)
+class Budget:
+    """One budget of the protocol: the training and evaluation settings.
+
+    ``fit`` is the FitConfig of the budget (None: each dataset's published RFM config,
+    from the benchmark's ``paper`` table); ``features`` says whether the benchmark's input
+    features (e.g. octaves on S^2) are added to it.
+    """
+
+    fit: FitConfig | None
+    eval: EvalConfig
+    features: bool
+
+
 #: cpu budget: training settings measured on validation NLL (benchmarks/results/earth_levers.md)
-CPU_FIT = {
-    "steps": 8000,
-    "batch_size": 512,
-    "hidden": 256,
-    "depth": 5,
-    "lr": 4e-3,
-    "eval_every": 1000,
+CPU_FIT = FitConfig(steps=8000, batch_size=512, hidden=256, depth=5, lr=4e-3, eval_every=1000)
+#: the budgets by name: 'quick' (smoke), 'cpu' (:data:`CPU_FIT`), 'paper' (the RFM configs
+#: as published), 'gpu' (the paper configs with the benchmark's input features)
+BUDGETS: dict[str, Budget] = {
+    "quick": Budget(
+        FitConfig(steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150),
+        EvalConfig(val_steps=50, test_steps=200, rk4_steps=50),
+        features=True,
+    ),
+    "cpu": Budget(CPU_FIT, EvalConfig(val_steps=100, test_steps=1000), features=True),
+    "paper": Budget(None, EvalConfig(val_steps=1000, test_steps=1000), features=False),
+    "gpu": Budget(None, EvalConfig(val_steps=1000, test_steps=1000), features=True),
 }
 
 
@@ -75,35 +96,30 @@ def budget_config(
     paper: dict[str, tuple[int, int, int, float, float]],
     features: dict | None = None,
 ) -> tuple[FitConfig, EvalConfig]:
-    """Training and evaluation settings of a budget for a dataset.
+    """Training and evaluation settings of a budget (:data:`BUDGETS`) for a dataset.
 
-    Budgets: 'quick' (smoke), 'cpu' (:data:`CPU_FIT` plus ``features``), 'paper' (the RFM
-    configs as published: ``paper`` maps dataset -> (width, linear layers, batch, lr,
-    weight decay)), 'gpu' (the paper configs plus ``features``). ``features`` are the
-    FitConfig input-feature keys of the benchmark (e.g. ``{"features": "octaves"}``).
+    ``paper`` maps dataset -> the RFM config (width, linear layers, batch, lr, weight
+    decay) of the 'paper' and 'gpu' budgets. ``features`` are the FitConfig input-feature
+    keys of the benchmark (e.g. ``{"features": "octaves"}``), added where the budget says.
     """
-    feats = dict(features or {})
-    if budget == "quick":
-        fit = FitConfig(
-            steps=300, batch_size=256, hidden=128, depth=4, lr=2e-3, eval_every=150, **feats
-        )
-        return fit, EvalConfig(val_steps=50, test_steps=200, rk4_steps=50)
-    if budget == "cpu":
-        return FitConfig(**CPU_FIT, **feats), EvalConfig(val_steps=100, test_steps=1000)
-    if budget in ("paper", "gpu"):
-        width, layers, batch, lr, wd = paper[name]
-        fit = FitConfig(
-            steps=1_000_000,
-            batch_size=batch,
-            hidden=width,
-            depth=layers - 1,
-            lr=lr,
-            weight_decay=wd,
-            eval_every=1000,
-            **(feats if budget == "gpu" else {}),
-        )
-        return fit, EvalConfig(val_steps=1000, test_steps=1000)
-    raise ValueError(f"unknown budget {budget!r}; choose quick, cpu, paper or gpu")
+    if budget not in BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}; choose quick, cpu, paper or gpu")
+    b = BUDGETS[budget]
+    feats = dict(features or {}) if b.features else {}
+    if b.fit is not None:
+        return replace(b.fit, **feats), b.eval
+    width, layers, batch, lr, wd = paper[name]
+    fit = FitConfig(
+        steps=1_000_000,
+        batch_size=batch,
+        hidden=width,
+        depth=layers - 1,
+        lr=lr,
+        weight_decay=wd,
+        eval_every=1000,
+        **feats,
+    )
+    return fit, b.eval
 
 
 def point_log_probs(

@@ -16,6 +16,7 @@ walk; metrics in :mod:`manifold_fm.proteins.metrics`, pages in :mod:`benchmarks.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ import torch
 from benchmarks.common.budgeted import budget_main
 from benchmarks.common.results_io import make_meta, write_results
 from benchmarks.common.timing import time_blocks
+from benchmarks.protein.budgets import BUDGETS, Budget
 from benchmarks.protein.data import (
     dssp_agreement,
     frames_to_atoms,
@@ -45,82 +47,6 @@ from manifold_fm.proteins.metrics import (
 
 SEED = 0
 SETS = ("samples", "real", "prior", "random_walk")
-_SPACE = {"trans_scale": 10.0, "aux_atom_weight": 0.25, "aux_pair_weight": 0.25, "aux_t_min": 0.75}
-_CPU_MODEL = {"dim": 128, "edge_dim": 64, "n_layers": 3, "heads": 4, "k": 16}
-_COMMON = {
-    "space": _SPACE,
-    "lr": 1e-3,
-    "coupling": "kabsch_ot",
-    "rotation_rate": 10.0,
-    "n_held": 40,
-    "device": "cpu",
-}
-BUDGETS: dict[str, dict] = {
-    "cpu": {
-        **_COMMON,
-        "model": _CPU_MODEL,
-        "batch": 16,
-        "crop": 64,
-        "ema": 0.999,
-        "minutes": 60.0,
-        "threads": 1,
-        "probe_steps": 5,
-        "curve_points": 8,
-        "curve_n": 8,
-        "curve_length": 64,
-        "lengths": [50, 75, 100, 150],
-        "per_length": 10,
-        "sample_steps": 100,
-        "novelty_ref": 50,
-        "pdb_per_length": 2,
-    },
-    "gpu": {
-        **_COMMON,
-        "model": {"dim": 144, "edge_dim": 64, "n_layers": 5, "heads": 4, "k": 24},
-        "batch": 32,
-        "crop": 128,
-        "ema": 0.999,
-        "device": "cuda",
-        "minutes": 8.0,
-        "threads": 8,
-        "probe_steps": 10,
-        "curve_points": 6,
-        "curve_n": 4,
-        "curve_length": 64,
-        "lengths": [50, 75, 100, 150],
-        "per_length": 10,
-        "sample_steps": 100,
-        "novelty_ref": 100,
-        "pdb_per_length": 2,
-    },
-    "smoke": {
-        **_COMMON,
-        "model": {
-            "dim": 16,
-            "edge_dim": 8,
-            "n_layers": 1,
-            "heads": 2,
-            "head_dim": 4,
-            "qk_points": 2,
-            "v_points": 2,
-            "k": 6,
-        },
-        "batch": 4,
-        "crop": 32,
-        "ema": 0.9,
-        "minutes": 0.05,
-        "threads": 1,
-        "probe_steps": 2,
-        "curve_points": 2,
-        "curve_n": 2,
-        "curve_length": 32,
-        "lengths": [50, 75],
-        "per_length": 2,
-        "sample_steps": 4,
-        "novelty_ref": 3,
-        "pdb_per_length": 1,
-    },
-}
 
 
 def _log(msg: str) -> None:
@@ -135,28 +61,28 @@ def _mean_over_lengths(rows: list[dict]) -> dict:
     return out
 
 
-def evaluate(model, b: dict, train_set, held, out_dir: Path) -> dict:
+def evaluate(model, b: Budget, train_set, held, out_dir: Path) -> dict:
     """Score samples, real crops, prior and random walk at each length; write sample PDBs."""
     rng = np.random.default_rng(SEED + 2)
-    ref_ca = [train_set.chain(i)[:, 1].double().numpy() for i in range(b["novelty_ref"])]
+    ref_ca = [train_set.chain(i)[:, 1].double().numpy() for i in range(b.novelty_ref)]
     train_atoms = [train_set.chain(i).double().numpy() for i in range(len(train_set))]
     rama_ref = rama_histogram(np.concatenate([dihedrals(a) for a in train_atoms]))
     per_length: dict[str, dict] = {s: {} for s in SETS}
     example, rama_pts = {}, {"samples": [], "real": []}
     pdb_dir = out_dir / "protein_samples"
-    for k, length in enumerate(b["lengths"]):
+    for k, length in enumerate(b.lengths):
         t0 = time.perf_counter()
-        frames = draw(model, b, length, b["per_length"], SEED + 100 + k)
+        frames = draw(model, b, length, b.per_length, SEED + 100 + k)
         sets = {
             "samples": frames_to_atoms(frames),
-            "real": real_crops(held, length, b["per_length"], rng),
-            "prior": prior_atoms(make_space(b, length), b["per_length"], SEED + 200 + k),
-            "random_walk": walk_atoms(length, b["per_length"], SEED + 300 + k),
+            "real": real_crops(held, length, b.per_length, rng),
+            "prior": prior_atoms(make_space(b, length), b.per_length, SEED + 200 + k),
+            "random_walk": walk_atoms(length, b.per_length, SEED + 300 + k),
         }
         for name, atoms in sets.items():
             row = set_metrics(atoms, rama_ref=rama_ref, novelty_ref=ref_ca) if atoms else None
             per_length[name][str(length)] = row
-        for i in range(min(b["pdb_per_length"], frames.shape[0])):
+        for i in range(min(b.pdb_per_length, frames.shape[0])):
             write_pdb(frames[i], pdb_dir / f"len{length}_{i}.pdb")
         lab = dssp_labels(sets["samples"][0])
         example[str(length)] = {
@@ -179,15 +105,15 @@ def run(
     budget: str, minutes: float | None, out_dir: Path, run_dir: Path, argv, root: str | None = None
 ) -> dict:
     """Train (or reload), evaluate and write ``protein.json`` / ``.md`` / ``.png`` and PDBs."""
-    b = dict(BUDGETS[budget])
+    b = BUDGETS[budget]
     if minutes is not None:
-        b["minutes"] = float(minutes)
-    torch.set_num_threads(b["threads"])
+        b = replace(b, minutes=float(minutes))
+    torch.set_num_threads(b.threads)
     t0 = time.perf_counter()
     run_dir.mkdir(parents=True, exist_ok=True)
     src = shipped_proteins_dir(root)
     chains = load_proteins(src, cache=run_dir / "chains.pt")
-    train_set, held = split(chains, b["n_held"], SEED)
+    train_set, held = split(chains, b.n_held, SEED)
     _log(
         f"protein [{budget}]: {len(chains)} chains, {len(train_set)} train / {len(held)} "
         f"held-out; missing: {UNAVAILABLE or 'none'}"
@@ -210,7 +136,7 @@ def run(
         "rama_points": res["rama_points"],
         "dssp_validation": dssp_check,
         "unavailable": UNAVAILABLE,
-        "settings": b,
+        "settings": b.as_dict(),
         "params": plan["params"],
         "train_steps": plan["steps"],
         "train_wall_s": plan["train_wall_s"],
@@ -218,7 +144,7 @@ def run(
         "final_loss": plan.get("final_loss"),
         "n_train_chains": len(train_set),
         "n_held_chains": len(held),
-        "novelty_reference": f"first {b['novelty_ref']} training chains (full length, CA)",
+        "novelty_reference": f"first {b.novelty_ref} training chains (full length, CA)",
         "rama_reference": "phi/psi of all training chains; Jensen-Shannon (nats), 36x36 bins",
         "sample_s_per_backbone_100": timing["draw"].summary(),
         "wall_s_train_phase": round(t_train, 2),

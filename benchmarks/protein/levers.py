@@ -23,12 +23,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from benchmarks.common.results_io import add_output_args, make_meta, write_results
-from benchmarks.protein.benchmark import BUDGETS, SEED
+from benchmarks.protein.benchmark import SEED
+from benchmarks.protein.budgets import BUDGETS, Budget
 from benchmarks.protein.data import split
 from benchmarks.protein.report import METRICS
 from benchmarks.protein.train import train_model
@@ -52,14 +54,15 @@ LEVERS: dict[str, tuple[str, dict]] = {
 CURVE_KEYS = ("ca_ca_mad", "ca_ca_within_0.1", "clash_rate", "rg_ratio", "helix", "strand")
 
 
-def lever_budget(budget: dict, lever: str) -> dict:
+def lever_budget(budget: Budget, lever: str) -> Budget:
     """``budget`` with one lever switched off (nested ``space`` options merged)."""
     if lever not in LEVERS:
         raise ValueError(f"unknown lever {lever!r}; choose from {sorted(LEVERS)}")
-    out = dict(budget)
-    for key, val in LEVERS[lever][1].items():
-        out[key] = {**budget[key], **val} if isinstance(val, dict) else val
-    return out
+    changes = {
+        key: {**getattr(budget, key), **val} if isinstance(val, dict) else val
+        for key, val in LEVERS[lever][1].items()
+    }
+    return replace(budget, **changes)
 
 
 def _main_plan(run_dir: Path) -> dict:
@@ -138,17 +141,17 @@ def run(
     root: str | None = None,
 ) -> dict:
     """Train each ablation on the main run's plan; write ``protein_levers.*``."""
-    b = dict(BUDGETS[budget])
+    b = BUDGETS[budget]
     bad = [lv for lv in levers if lv not in LEVERS]
     if bad:
         raise ValueError(f"unknown lever(s) {bad}; choose from {sorted(LEVERS)}")
-    if not 1 <= chunks <= b["curve_points"]:
-        raise ValueError(f"--chunks must be in 1..{b['curve_points']}, got {chunks}")
+    if not 1 <= chunks <= b.curve_points:
+        raise ValueError(f"--chunks must be in 1..{b.curve_points}, got {chunks}")
     plan = _main_plan(main_dir)
-    torch.set_num_threads(b["threads"])
+    torch.set_num_threads(b.threads)
     t0 = time.perf_counter()
     chains = load_proteins(shipped_proteins_dir(root), cache=main_dir / "chains.pt")
-    train_set, _ = split(chains, b["n_held"], SEED)
+    train_set, _ = split(chains, b.n_held, SEED)
     out: dict[str, list] = {}
     for lever in levers:
         print(f"lever {lever}: {plan['steps']} planned steps, {chunks} chunks", flush=True)
@@ -163,7 +166,7 @@ def run(
         )
         out[lever] = [_row(r) for r in res["plan"]["curve"][:chunks]]
     plan = _main_plan(main_dir)  # read again: the main run may have been training meanwhile
-    last = plan["steps"] * chunks // b["curve_points"]
+    last = plan["steps"] * chunks // b.curve_points
     main_rows = [r for r in plan["curve"] if r["step"] <= last]
     if len(main_rows) < chunks:
         raise ValueError(
@@ -174,9 +177,9 @@ def run(
         "budget": budget,
         "steps": plan["steps"],
         "chunks": chunks,
-        "curve_points": b["curve_points"],
-        "curve_n": b["curve_n"],
-        "curve_length": b["curve_length"],
+        "curve_points": b.curve_points,
+        "curve_n": b.curve_n,
+        "curve_length": b.curve_length,
         "main_curve": [_row(r) for r in main_rows],
         "levers": out,
         "descriptions": {lv: LEVERS[lv][0] for lv in levers},

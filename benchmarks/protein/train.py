@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.common.budgeted import probe_step_s
+from benchmarks.protein.budgets import Budget
 from benchmarks.protein.data import frames_to_atoms
 from manifold_fm.nn import SelfConditioning, X1Prediction
 from manifold_fm.proteins import frame_velocity_model, protein_loader
@@ -30,26 +31,26 @@ from manifold_fm.train import TrainConfig, Trainer
 __all__ = ["draw", "make_space", "train_model"]
 
 
-def make_space(b: dict, length: int) -> BackboneSE3:
+def make_space(b: Budget, length: int) -> BackboneSE3:
     """The budget's ``BackboneSE3`` with ``length`` frames."""
-    return BackboneSE3(length, **b["space"])
+    return BackboneSE3(length, **b.space)
 
 
-def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
+def _config(b: Budget, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
     return TrainConfig(
         steps=steps,
-        batch_size=b["batch"],
-        lr=b["lr"],
+        batch_size=b.batch,
+        lr=b.lr,
         warmup_steps=min(100, steps // 10),
         lr_schedule="cosine",
         grad_clip=1.0,
-        ema_decay=b["ema"],
-        device=b["device"],
+        ema_decay=b.ema,
+        device=b.device,
         seed=seed,
         loss_form="x1",
         loss_weighting="frameflow",
-        self_condition=b.get("self_condition", True),
-        coupling=b["coupling"],
+        self_condition=b.self_conditioned,
+        coupling=b.coupling,
         log_every=max(1, min(50, steps // 10)),
         progress=False,
         out_dir=None if run_dir is None else str(run_dir),
@@ -58,7 +59,7 @@ def _config(b: dict, steps: int, run_dir: Path | None, seed: int) -> TrainConfig
     )
 
 
-def draw(model: X1Prediction, b: dict, length: int, n: int, seed: int) -> torch.Tensor:
+def draw(model: X1Prediction, b: Budget, length: int, n: int, seed: int) -> torch.Tensor:
     """``n`` backbones of ``length`` from the trained net: frames ``(n, length, 3, 4)``.
 
     Euler with the rotation-rate policy (FrameFlow's exp rate) on all but the last step,
@@ -66,9 +67,9 @@ def draw(model: X1Prediction, b: dict, length: int, n: int, seed: int) -> torch.
     """
     space = make_space(b, length)
     velocity = X1Prediction(model.net, space, project=False)
-    if b.get("self_condition", True):
+    if b.self_conditioned:
         velocity = SelfConditioning(velocity, space)
-    g = torch.Generator(device=b["device"]).manual_seed(seed)
+    g = torch.Generator(device=b.device).manual_seed(seed)
     was = model.training
     model.eval()
     with torch.no_grad():
@@ -76,23 +77,24 @@ def draw(model: X1Prediction, b: dict, length: int, n: int, seed: int) -> torch.
             velocity,
             space,
             n,
-            steps=b["sample_steps"],
-            policies=[RotationRate(b["rotation_rate"])],
+            steps=b.sample_steps,
+            policies=[RotationRate(b.rotation_rate)],
             generator=g,
-            device=b["device"],
+            device=b.device,
         )
     model.train(was)
     return res.x.detach().cpu()
 
 
-def _settings(b: dict) -> dict:
+def _settings(b: Budget) -> dict:
     keys = ("model", "space", "batch", "crop", "coupling", "lr", "self_condition")
-    return {k: b[k] for k in keys if k in b}
+    d = b.as_dict()
+    return {k: d[k] for k in keys if k in d}
 
 
 def train_model(
     train_set,
-    b: dict,
+    b: Budget,
     run_dir: Path,
     seed: int,
     log: Callable[[str], None] = print,
@@ -110,10 +112,10 @@ def train_model(
     ablation can follow the first part of another run's schedule and curve exactly.
     """
     torch.manual_seed(seed)
-    space = make_space(b, b["crop"])
-    model = frame_velocity_model(space, **b["model"])
+    space = make_space(b, b.crop)
+    model = frame_velocity_model(space, **b.model)
     data = protein_loader(
-        train_set, n_frames=b["crop"], batch_size=b["batch"], crop_length=b["crop"], seed=seed
+        train_set, n_frames=b.crop, batch_size=b.batch, crop_length=b.crop, seed=seed
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     plan_path = run_dir / "plan.json"
@@ -122,9 +124,9 @@ def train_model(
         step_s = None  # a fixed step count needs no timed probe
         if steps is None:
             step_s = probe_step_s(
-                space, model, data, lambda k: _config(b, k, None, seed), b["probe_steps"]
+                space, model, data, lambda k: _config(b, k, None, seed), b.probe_steps
             )
-            steps = max(b["curve_points"], int(b["minutes"] * 60 / step_s))
+            steps = max(b.curve_points, int(b.minutes * 60 / step_s))
         plan = {
             "steps": steps,
             "probe_step_s": step_s,
@@ -137,19 +139,19 @@ def train_model(
         how = "fixed" if step_s is None else f"probe {step_s:.3f} s/step ->"
         log(f"train: {plan['params']:,} params, {how} {steps} steps")
     trainer = Trainer(space, model, data, _config(b, plan["steps"], run_dir, seed))
-    n_chunks = b["curve_points"] if chunks is None else min(chunks, b["curve_points"])
+    n_chunks = b.curve_points if chunks is None else min(chunks, b.curve_points)
     if len(plan["curve"]) >= n_chunks and trainer.step >= plan["curve"][n_chunks - 1]["step"]:
         log(f"train: checkpoint in {run_dir} is complete ({trainer.step} steps), not retraining")
         return {"trainer": trainer, "plan": plan}
     if trainer.step:
         log(f"train: resuming from step {trainer.step} of {plan['steps']}")
     for k in range(1, n_chunks + 1):
-        until = plan["steps"] * k // b["curve_points"]
+        until = plan["steps"] * k // b.curve_points
         if any(row["step"] == until for row in plan["curve"]):
             continue
         res = trainer.fit(until=until)
         plan["train_wall_s"] = round(plan["train_wall_s"] + res.wall_s, 2)
-        x = draw(trainer.ema_model, b, b["curve_length"], b["curve_n"], seed + 1000 + k)
+        x = draw(trainer.ema_model, b, b.curve_length, b.curve_n, seed + 1000 + k)
         row = {
             "step": until,
             "train_wall_s": plan["train_wall_s"],

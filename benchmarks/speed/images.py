@@ -1,6 +1,6 @@
 """Image training speed: images/s of a full UNet step, the Trainer against a bare loop.
 
-Both sides train the MNIST benchmark's CPU UNet (``benchmarks.mnist.BUDGETS['cpu']``
+Both sides train the MNIST benchmark's CPU UNet (``benchmarks.mnist.budgets.BUDGETS['cpu']``
 model, unconditional) from the same initial weights on the same device-resident random
 images ``(1, 28, 28)`` in [-1, 1] at the same batch, with the same math per step: uniform
 row draw, Gaussian prior draw, uniform t, the cond-OT path of ``Euclidean((1, 28, 28))``,
@@ -81,9 +81,9 @@ class _TrainerBlock:
 
 
 def _model(quick: bool) -> UNet:
-    from benchmarks.mnist.benchmark import BUDGETS
+    from benchmarks.mnist.budgets import BUDGETS
 
-    kw = BUDGETS["smoke" if quick else "cpu"]["model"]
+    kw = BUDGETS["smoke" if quick else "cpu"].model
     torch.manual_seed(SEED)
     return UNet(in_channels=1, image_size=28, **kw)
 

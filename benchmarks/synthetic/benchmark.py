@@ -44,13 +44,18 @@ SPACES = {
 }
 
 
+#: training settings of each budget (the same for every space)
+BUDGETS: dict[str, FitConfig] = {
+    "quick": FitConfig(steps=500, batch_size=256, hidden=128, depth=4, lr=2e-3),
+    "cpu": FitConfig(steps=5000, batch_size=512, hidden=256, depth=4, lr=2e-3),
+}
+
+
 def budget_config(budget: str) -> FitConfig:
-    """Training settings of a budget (the same for every space)."""
-    if budget == "quick":
-        return FitConfig(steps=500, batch_size=256, hidden=128, depth=4, lr=2e-3)
-    if budget == "cpu":
-        return FitConfig(steps=5000, batch_size=512, hidden=256, depth=4, lr=2e-3)
-    raise ValueError(f"unknown budget {budget!r}; choose quick or cpu")
+    """Training settings of a budget (:data:`BUDGETS`)."""
+    if budget not in BUDGETS:
+        raise ValueError(f"unknown budget {budget!r}; choose quick or cpu")
+    return BUDGETS[budget]
 
 
 def run_space(key: str, fit: FitConfig, seed: int, n_train: int, n_test: int) -> dict:

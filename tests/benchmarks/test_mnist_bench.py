@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.common.results_io import validate_results
+from benchmarks.mnist.budgets import BUDGETS
 from benchmarks.mnist.train import train_model
 from manifold_fm import Euclidean
 from manifold_fm.data.mnist import MNIST_FILES, load_mnist_split
@@ -58,6 +59,6 @@ def test_smoke_budget_writes_every_file_and_reuses_its_checkpoint(tmp_path, caps
     # a rerun finds the finished checkpoint and plan and does not train again
     space, data = Euclidean((1, 28, 28)), load_mnist_split("train", seed=mnist.SEED)
     capsys.readouterr()
-    again = train_model(space, data, mnist.BUDGETS["smoke"], run, mnist.SEED)
+    again = train_model(space, data, BUDGETS["smoke"], run, mnist.SEED)
     assert "not retraining" in capsys.readouterr().out
     assert again["plan"]["steps"] == saved["train_steps"] == again["trainer"].step

@@ -80,7 +80,7 @@ def test_a_run_killed_after_its_first_chunk_resumes_training_from_its_checkpoint
     tmp_path, monkeypatch
 ):
     from benchmarks.protein import train as _protein_train
-    from benchmarks.protein.benchmark import BUDGETS
+    from benchmarks.protein.budgets import BUDGETS
     from benchmarks.protein.data import split
     from manifold_fm.proteins import load_proteins
 
