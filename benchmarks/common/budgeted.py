@@ -13,7 +13,43 @@ from pathlib import Path
 from benchmarks.common.results_io import add_output_args
 from manifold_fm.train import TrainConfig, Trainer
 
-__all__ = ["budget_main", "probe_step_s"]
+__all__ = ["budget_main", "probe_step_s", "run_config"]
+
+
+def run_config(
+    b,
+    steps: int,
+    run_dir: Path | None,
+    seed: int,
+    *,
+    log_every: int,
+    checkpoints: int,
+    **options,
+) -> TrainConfig:
+    """The TrainConfig of a budgeted run of ``steps`` steps with budget ``b`` (its ``batch``,
+    ``lr``, ``ema`` decay, ``device``).
+
+    Cosine lr after a linear warm-up over a tenth of the steps (at most 100), grad clip 1;
+    with a ``run_dir``, ``checkpoints`` checkpoints there and resume from them (None: a
+    probe that writes nothing). ``options`` are the benchmark's other TrainConfig keys.
+    """
+    return TrainConfig(
+        steps=steps,
+        batch_size=b.batch,
+        lr=b.lr,
+        warmup_steps=min(100, steps // 10),
+        lr_schedule="cosine",
+        grad_clip=1.0,
+        ema_decay=b.ema,
+        device=b.device,
+        seed=seed,
+        log_every=log_every,
+        progress=False,
+        out_dir=None if run_dir is None else str(run_dir),
+        ckpt_every=max(1, steps // checkpoints) if run_dir is not None else 0,
+        resume=run_dir is not None,
+        **options,
+    )
 
 
 def probe_step_s(space, model, data, config: Callable[[int], TrainConfig], k: int) -> float:

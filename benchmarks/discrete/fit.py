@@ -30,6 +30,7 @@ from manifold_fm.train.lr import lr_factor
 
 __all__ = [
     "FitReport",
+    "budgeted_steps",
     "clipped_step",
     "ctmc_trainer",
     "fit_ar",
@@ -80,18 +81,53 @@ def fit_ar(
     if not budget_s >= 0:
         raise ValueError(f"fit_ar: budget_s must be >= 0, got {budget_s!r}")
     opt = optimizer or torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+
+    def batch_loss() -> Tensor:
+        x = data[torch.randint(0, data.shape[0], (batch_size,), generator=generator)]
+        return F.cross_entropy(model.logits(x).flatten(0, 1), x.flatten())
+
+    return budgeted_steps(
+        model,
+        opt,
+        batch_loss,
+        budget_s=budget_s,
+        lr=lr,
+        clip=clip,
+        clock=clock,
+        warmup_steps=warmup_steps,
+        loss_label="AR cross-entropy (nats/token)",
+    )
+
+
+def budgeted_steps(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    batch_loss: Callable[[], Tensor],
+    *,
+    budget_s: float,
+    lr: float,
+    clip: float,
+    clock: Callable[[], float],
+    warmup_steps: int,
+    loss_label: str,
+) -> FitReport:
+    """Optimiser steps on ``batch_loss()`` until ``budget_s`` seconds of ``clock`` have passed.
+
+    Each step: the loss of a fresh batch, the warmed-up lr (:func:`set_warmup_lr`), one
+    clipped step (:func:`clipped_step`). The model trains in train mode and is left in
+    eval mode; ``FitReport.final_loss`` is the mean loss of the last 50 steps.
+    """
     model.train()
     recent: list[float] = []
     steps, t0 = 0, clock()
     while clock() - t0 < budget_s:
-        x = data[torch.randint(0, data.shape[0], (batch_size,), generator=generator)]
-        loss = F.cross_entropy(model.logits(x).flatten(0, 1), x.flatten())
+        loss = batch_loss()
         set_warmup_lr(opt, lr, steps + 1, warmup_steps)
         recent = [*recent[-49:], clipped_step(opt, loss, model, clip)]
         steps += 1
     model.eval()
     final = sum(recent) / max(len(recent), 1)
-    return FitReport(steps, clock() - t0, final, loss_label="AR cross-entropy (nats/token)")
+    return FitReport(steps, clock() - t0, final, loss_label=loss_label)
 
 
 def set_warmup_lr(opt: torch.optim.Optimizer, lr: float, step: int, warmup_steps: int) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
-from benchmarks.discrete.fit import FitReport, clipped_step, set_warmup_lr
+from benchmarks.discrete.fit import FitReport, budgeted_steps
 from discrete_fm.transformer import SequenceTransformer
 
 __all__ = ["PeerPosterior", "fit_peer", "peer_missing", "peer_network", "sample_peer"]
@@ -76,24 +76,27 @@ def fit_peer(
     path = MixtureDiscreteProbPath(scheduler=PolynomialConvexScheduler(n=1.0))
     loss_fn = MixturePathGeneralizedKL(path=path)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.0)
-    net.train()
-    recent: list[float] = []
-    steps, t0 = 0, clock()
-    while clock() - t0 < budget_s:
+
+    def batch_loss() -> Tensor:
         x1 = data[torch.randint(0, data.shape[0], (batch_size,), generator=generator)]
         x0 = torch.full_like(x1, vocab)
         t = torch.rand(batch_size, generator=generator) * _T_MAX
         with torch.random.fork_rng():  # the path draws from the global generator
             torch.manual_seed(int(torch.randint(0, 2**62, (1,), generator=generator)))
             x_t = path.sample(x_0=x0, x_1=x1, t=t).x_t
-        loss = loss_fn(net(x_t, t), x1, x_t, t)
-        set_warmup_lr(opt, lr, steps + 1, warmup_steps)
-        recent = [*recent[-49:], clipped_step(opt, loss, net, clip)]
-        steps += 1
-    net.eval()
-    final = sum(recent) / max(len(recent), 1)
-    label = "flow_matching generalized KL at one t (mean per token, nats)"
-    return FitReport(steps, clock() - t0, final, loss_label=label)
+        return loss_fn(net(x_t, t), x1, x_t, t)
+
+    return budgeted_steps(
+        net,
+        opt,
+        batch_loss,
+        budget_s=budget_s,
+        lr=lr,
+        clip=clip,
+        clock=clock,
+        warmup_steps=warmup_steps,
+        loss_label="flow_matching generalized KL at one t (mean per token, nats)",
+    )
 
 
 class PeerPosterior(nn.Module):

@@ -26,6 +26,7 @@ from manifold_fm.nn import SelfConditioning
 __all__ = [
     "BUDGET_CLOCK",
     "add_discrete_args",
+    "budget_kw",
     "check_discrete_args",
     "ctmc_net",
     "ctmc_space",
@@ -87,6 +88,19 @@ def check_discrete_args(args: argparse.Namespace) -> None:
         as_kappa_schedule(args.kappa_schedule)
     except ValueError as err:
         raise ValueError(f"bad lever option: {err}") from err
+
+
+def budget_kw(args: argparse.Namespace) -> dict:
+    """The budget of every model one run trains (``args.budget_s`` CPU seconds of
+    :data:`BUDGET_CLOCK`, batch, lr, warmup) and its data generator, seeded ``args.seed``."""
+    return {
+        "budget_s": args.budget_s,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "generator": torch.Generator().manual_seed(args.seed),
+        "clock": BUDGET_CLOCK,
+        "warmup_steps": args.warmup_steps,
+    }
 
 
 def ctmc_space(vocab: int, length: int, source: str, args: argparse.Namespace) -> CTMCSpace:

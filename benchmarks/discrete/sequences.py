@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from benchmarks.discrete.baselines import ARModel
 from benchmarks.discrete.fit import fit_ar
 from benchmarks.discrete.run import (
-    BUDGET_CLOCK,
     add_discrete_args,
+    budget_kw,
     check_discrete_args,
     ctmc_net,
     ctmc_space,
@@ -69,16 +69,7 @@ def run_msa(name: str, args) -> dict:
     # the AR baseline: same network (causal), size, budget, batch and lr
     torch.manual_seed(args.seed)
     ar = ARModel(q, L, dim=args.dim, depth=args.depth, heads=4)
-    ar_fit = fit_ar(
-        ar,
-        train,
-        budget_s=args.budget_s,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        generator=torch.Generator().manual_seed(args.seed),
-        clock=BUDGET_CLOCK,
-        warmup_steps=args.warmup_steps,
-    )
+    ar_fit = fit_ar(ar, train, **budget_kw(args))
     xs_ar = ar.sample(args.samples, L, torch.Generator().manual_seed(args.seed + 2))
     return {
         "ar_pair_r": pearson(connected_correlations(xs_ar, q), c_test),

@@ -35,8 +35,8 @@ from benchmarks.discrete.peer import (
     sample_peer,
 )
 from benchmarks.discrete.run import (
-    BUDGET_CLOCK,
     add_discrete_args,
+    budget_kw,
     check_discrete_args,
     ctmc_net,
     ctmc_space,
@@ -96,16 +96,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     torch.manual_seed(args.seed)
     ar = ARModel(V, L, **net_kw)
-    fits["ar"] = fit_ar(
-        ar,
-        train,
-        budget_s=args.budget_s,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        generator=torch.Generator().manual_seed(args.seed),
-        clock=BUDGET_CLOCK,
-        warmup_steps=args.warmup_steps,
-    )
+    fits["ar"] = fit_ar(ar, train, **budget_kw(args))
     res["ar_bpc"] = float(ar.nll_bits(ev).sum() / ev.numel())
 
     models = {}
@@ -123,17 +114,7 @@ def main(argv: list[str] | None = None) -> dict:
     if why_not is None:
         torch.manual_seed(args.seed)
         peer_net = peer_network(V, L, **net_kw)
-        fits["peer_flow_matching"] = fit_peer(
-            peer_net,
-            V,
-            train,
-            budget_s=args.budget_s,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            generator=torch.Generator().manual_seed(args.seed),
-            clock=BUDGET_CLOCK,
-            warmup_steps=args.warmup_steps,
-        )
+        fits["peer_flow_matching"] = fit_peer(peer_net, V, train, **budget_kw(args))
         e = elbo(
             PeerPosterior(peer_net, V),
             models["mask"][0],

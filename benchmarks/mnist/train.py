@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common.budgeted import probe_step_s
+from benchmarks.common.budgeted import probe_step_s, run_config
 from benchmarks.mnist.budgets import Budget
 from manifold_fm.nn import UNet
 from manifold_fm.train import TrainConfig, Trainer
@@ -22,23 +22,9 @@ __all__ = ["train_model"]
 
 
 def _config(b: Budget, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
-    return TrainConfig(
-        steps=steps,
-        batch_size=b.batch,
-        lr=b.lr,
-        warmup_steps=min(100, steps // 10),
-        lr_schedule="cosine",
-        grad_clip=1.0,
-        ema_decay=b.ema,
-        cond_dropout=0.1,
-        amp=b.amp,
-        device=b.device,
-        seed=seed,
-        log_every=max(1, min(100, steps // 5)),
-        progress=False,
-        out_dir=None if run_dir is None else str(run_dir),
-        ckpt_every=max(1, steps // 10) if run_dir is not None else 0,
-        resume=run_dir is not None,
+    log_every = max(1, min(100, steps // 5))
+    return run_config(
+        b, steps, run_dir, seed, log_every=log_every, checkpoints=10, cond_dropout=0.1, amp=b.amp
     )
 
 

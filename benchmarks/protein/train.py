@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common.budgeted import probe_step_s
+from benchmarks.common.budgeted import probe_step_s, run_config
 from benchmarks.protein.budgets import Budget
 from benchmarks.protein.data import frames_to_atoms
 from manifold_fm.nn import SelfConditioning, X1Prediction
@@ -37,25 +37,17 @@ def make_space(b: Budget, length: int) -> BackboneSE3:
 
 
 def _config(b: Budget, steps: int, run_dir: Path | None, seed: int) -> TrainConfig:
-    return TrainConfig(
-        steps=steps,
-        batch_size=b.batch,
-        lr=b.lr,
-        warmup_steps=min(100, steps // 10),
-        lr_schedule="cosine",
-        grad_clip=1.0,
-        ema_decay=b.ema,
-        device=b.device,
-        seed=seed,
+    return run_config(
+        b,
+        steps,
+        run_dir,
+        seed,
+        log_every=max(1, min(50, steps // 10)),
+        checkpoints=12,
         loss_form="x1",
         loss_weighting="frameflow",
         self_condition=b.self_conditioned,
         coupling=b.coupling,
-        log_every=max(1, min(50, steps // 10)),
-        progress=False,
-        out_dir=None if run_dir is None else str(run_dir),
-        ckpt_every=max(1, steps // 12) if run_dir is not None else 0,
-        resume=run_dir is not None,
     )
 
 

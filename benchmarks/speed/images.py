@@ -21,7 +21,8 @@ import traceback
 
 import torch
 
-from benchmarks.common.timing import speed_row, time_blocks
+from benchmarks.common.timing import time_blocks
+from benchmarks.speed.trainer import TrainerBlock, trainer_vs_bare_row
 from manifold_fm import Euclidean
 from manifold_fm.nn import UNet
 from manifold_fm.train import TrainConfig, Trainer
@@ -72,14 +73,6 @@ class _BareLoop:
             torch.cuda.synchronize(dev)
 
 
-class _TrainerBlock:
-    def __init__(self, trainer: Trainer, k: int) -> None:
-        self.trainer, self.k = trainer, k
-
-    def __call__(self) -> None:
-        self.trainer.fit(until=self.trainer.step + self.k)
-
-
 def _model(quick: bool) -> UNet:
     from benchmarks.mnist.budgets import BUDGETS
 
@@ -114,7 +107,7 @@ def _measure(quick: bool, device: str, bf16: bool, compile_model: bool) -> dict:
     bare = _BareLoop(space, copy.deepcopy(base), data, batch, k, device, bf16, compile_model)
     t0 = time.perf_counter()
     res = time_blocks(
-        {"trainer": _TrainerBlock(trainer, k), "bare": bare},
+        {"trainer": TrainerBlock(trainer, k), "bare": bare},
         blocks=blocks,
         per_block=1,
         warmup=warmup,
@@ -134,18 +127,11 @@ def _measure(quick: bool, device: str, bf16: bool, compile_model: bool) -> dict:
 
 
 def _row(name: str, m: dict, **extra) -> dict:
-    return speed_row(
+    return trainer_vs_bare_row(
         name,
         "images/s",
-        m["trainer_best"],
-        "bare loop",
-        m["bare_best"],
-        lower_is_better=False,
-        ratio_basis="fastest block of each side (min wall time), interleaved",
-        target_ratio=0.97,
-        ours_median=m["trainer"],
-        peer_median=m["bare"],
-        ratio_median=m["trainer"] / m["bare"],
+        m,
+        0.97,
         batch=m["batch"],
         blocks=m["blocks"],
         steps_per_block=m["steps_per_block"],

@@ -31,7 +31,7 @@ from manifold_fm import Sphere
 from manifold_fm.nn import TimeMLP
 from manifold_fm.train import TrainConfig, Trainer
 
-__all__ = ["rows"]
+__all__ = ["TrainerBlock", "rows", "trainer_vs_bare_row"]
 
 SEED = 0
 
@@ -67,7 +67,7 @@ class _BareLoop:
                 torch._foreach_lerp_(self.ema, self.params, 1.0 - decay)
 
 
-class _TrainerBlock:
+class TrainerBlock:
     """``k`` steps of the full Trainer per call."""
 
     def __init__(self, trainer: Trainer, k: int) -> None:
@@ -104,7 +104,7 @@ def _measure(compile_model: bool, quick: bool) -> dict:
     trainer = Trainer(space, copy.deepcopy(base), data, cfg)
     bare = _BareLoop(space, copy.deepcopy(base), data, batch, k, compile_model)
     t0 = time.perf_counter()
-    fns = {"trainer": _TrainerBlock(trainer, k), "bare": bare}
+    fns = {"trainer": TrainerBlock(trainer, k), "bare": bare}
     res = time_blocks(fns, blocks=blocks, per_block=1, warmup=warmup)
     tr, ba = res["trainer"], res["bare"]
     return {
@@ -121,19 +121,31 @@ def _measure(compile_model: bool, quick: bool) -> dict:
     }
 
 
-def _row(name: str, m: dict, **extra) -> dict:
+def trainer_vs_bare_row(name: str, unit: str, m: dict, target_ratio: float, **details) -> dict:
+    """A row of the Trainer against the bare loop: rates of each side's fastest block
+    (``m["trainer_best"]``, ``m["bare_best"]``), the medians beside them, then ``details``."""
     return speed_row(
         name,
-        "steps/s",
+        unit,
         m["trainer_best"],
         "bare loop",
         m["bare_best"],
         lower_is_better=False,
         ratio_basis="fastest block of each side (min wall time), interleaved",
-        target_ratio=0.95,
+        target_ratio=target_ratio,
         ours_median=m["trainer"],
         peer_median=m["bare"],
         ratio_median=m["trainer"] / m["bare"],
+        **details,
+    )
+
+
+def _row(name: str, m: dict, **extra) -> dict:
+    return trainer_vs_bare_row(
+        name,
+        "steps/s",
+        m,
+        0.95,
         # CPU-time rates: insensitive to other processes on a shared machine
         ours_cpu=m["trainer_cpu"],
         peer_cpu=m["bare_cpu"],
