@@ -37,10 +37,10 @@ docs: $(STAMP)
 	$(PY) -m pip install -q -e ".[dev,proteins,docs]" "torch==$$($(PY) -c 'import torch; print(torch.__version__.split("+")[0])')"
 	OMP_NUM_THREADS=2 $(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
-# the library end to end on one CUDA GPU + CUDA speed rows (benchmarks/gpu_check.py);
+# the library end to end on one CUDA GPU + CUDA speed rows (benchmarks/speed/gpu_check.py);
 # on a machine without a GPU it says so and exits 0
 gpu-check: $(STAMP)
-	$(PY) -m benchmarks.gpu_check
+	$(PY) -m benchmarks.speed.gpu_check
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

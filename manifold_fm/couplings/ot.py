@@ -24,7 +24,7 @@ __all__ = ["DEFAULT_BLOCK_SIZE", "exact_ot", "minibatch_ot"]
 
 
 #: block size of the default ``ot`` coupling, from the trade-off measured at batch 4096 on
-#: S^2 (uniform prior to the demo's vMF mixture, 1 thread; benchmarks/speed_couplings.py):
+#: S^2 (uniform prior to the demo's vMF mixture, 1 thread; benchmarks/speed/couplings.py):
 #: blocks of 64 / 128 / 256 took 0.04 / 0.13 / 0.27 s against 40 s for the full exact
 #: assignment, at mean pair cost 1.53 / 1.29 / 1.15 x the exact one's (independent
 #: pairing: about 11 x); 128 keeps 97% of the reduction from independent to exact at

@@ -2,7 +2,7 @@
 
 The protein benchmark reports the same metrics on samples, real
 chains and two baselines; they are defined once here (and tested on known answers in
-tests/benchmarks/test_protein_bench.py). Inputs are numpy arrays in Angstrom:
+tests/proteins/test_protein_metrics.py). Inputs are numpy arrays in Angstrom:
 ``ca`` ``(L, 3)``, ``atoms`` ``(L, 4, 3)`` (N, CA, C, O).
 
 * ``ca_ca_mad`` = mean_i |d(CA_i, CA_{i+1}) - 3.80|; ``ca_ca_within_0.1`` the fraction

@@ -1,4 +1,4 @@
-"""Cached, resumable compute curves (benchmarks._curve_runs) and their report step."""
+"""Cached, resumable compute curves (benchmarks.discrete.curve_runs) and their report step."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import time
 import pytest
 from _shared_data import data_root_with
 
-from benchmarks import text
-from benchmarks._curve_runs import RunLockedError, cached_results, run_curve
-from benchmarks._gap_report import budget_to_reach, gap_trend, report
-from benchmarks.results_io import RESULTS
+from benchmarks.common.results_io import RESULTS
+from benchmarks.discrete import text
+from benchmarks.discrete.curve_runs import RunLockedError, cached_results, run_curve
+from benchmarks.discrete.gap_report import budget_to_reach, gap_trend, report
 
 TEXT_ROOT = data_root_with("text")
 
@@ -157,7 +157,7 @@ def test_report_adds_the_curves_and_keeps_the_rest(tmp_path):
 
 @pytest.mark.skipif(TEXT_ROOT is None, reason="shared text data not found")
 def test_text_gap_quick_jobs_run_and_resume(tmp_path):
-    from benchmarks.text_gap import make_job
+    from benchmarks.discrete.gap import make_job
 
     for model, key in (("ar", "bpc"), ("mask", "nelbo_bpc")):
         job = make_job("text", model, str(TEXT_ROOT), quick=True)
@@ -170,7 +170,7 @@ def test_text_gap_quick_jobs_run_and_resume(tmp_path):
 def test_set_warmup_lr_ramps_linearly_then_holds_and_leaves_a_plain_fit_alone():
     import torch
 
-    from benchmarks._discrete_fit import set_warmup_lr
+    from benchmarks.discrete.fit import set_warmup_lr
 
     opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], lr=0.3)
     set_warmup_lr(opt, 2e-3, 5, 0)

@@ -15,7 +15,7 @@ SEQ_ROOT = data_root_with("sequences")
 @pytest.mark.skipif(ROOT is None, reason="shared text data not found")
 def test_text_quick_writes_the_peer_and_labels_the_losses(tmp_path):
     pytest.importorskip("flow_matching")
-    from benchmarks import text
+    from benchmarks.discrete import text
 
     doc = text.main(["--quick", "--root", str(ROOT), "--out-dir", str(tmp_path)])
     assert doc["peer_flow_matching_nelbo_bpc"] > 0
@@ -29,7 +29,7 @@ def test_text_quick_writes_the_peer_and_labels_the_losses(tmp_path):
 
 @pytest.mark.skipif(SEQ_ROOT is None, reason="shared sequence data not found")
 def test_sequences_quick_writes_the_ar_baseline(tmp_path):
-    from benchmarks import sequences
+    from benchmarks.discrete import sequences
 
     argv = ["--quick", "--msas", "RF00162", "--root", str(SEQ_ROOT), "--out-dir", str(tmp_path)]
     v = sequences.main(argv)["RF00162"]

@@ -7,7 +7,7 @@ import importlib.util
 import pytest
 import torch
 
-from benchmarks import _peer_flow_matching as peer
+from benchmarks.discrete import peer
 from discrete_fm import CTMCSpace, elbo
 
 

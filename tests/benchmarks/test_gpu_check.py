@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from benchmarks import gpu_check
+from benchmarks.speed import gpu_check
 
 
 def test_no_gpu_path_says_so_and_exits_zero(monkeypatch, capsys, tmp_path):
@@ -23,7 +23,7 @@ def test_no_gpu_path_says_so_and_exits_zero(monkeypatch, capsys, tmp_path):
 
 def test_make_target_command_without_gpu_exits_cleanly(tmp_path):
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "benchmarks.gpu_check", "--out-dir", str(tmp_path)]
+    cmd = [sys.executable, "-m", "benchmarks.speed.gpu_check", "--out-dir", str(tmp_path)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == gpu_check.NO_GPU

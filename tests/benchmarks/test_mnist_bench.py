@@ -1,4 +1,4 @@
-"""The MNIST benchmark's FID and its smoke run end to end (files, schema, rerun reuse)."""
+"""The MNIST benchmark's smoke run end to end (files, schema, rerun reuse)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
-from benchmarks._mnist_fid import fid
-from benchmarks._mnist_train import train_model
-from benchmarks.results_io import validate_results
+from benchmarks.common.results_io import validate_results
+from benchmarks.mnist.budgets import BUDGETS
+from benchmarks.mnist.train import train_model
 from manifold_fm import Euclidean
 from manifold_fm.data.mnist import MNIST_FILES, load_mnist_split
-
-
-def test_fid_is_zero_on_itself_and_sees_a_mean_shift_and_a_scale():
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(4000, 8, generator=g, dtype=torch.float64)
-    assert fid(a, a) == pytest.approx(0.0, abs=1e-8)
-    shift = torch.zeros(8, dtype=torch.float64)
-    shift[0] = 3.0
-    assert fid(a + shift, a) == pytest.approx(9.0, rel=1e-6)  # |mu_a - mu_b|^2
-    # N(0, I) vs N(0, 4 I) in d = 8: tr(I + 4I - 2 * 2I) = 8
-    b = torch.randn(4000, 8, generator=g, dtype=torch.float64)
-    assert fid(2 * b, a) == pytest.approx(8.0, rel=0.1)
-
 
 _ROOT = os.environ.get("MFM_DATA")
 
@@ -37,8 +23,8 @@ _ROOT = os.environ.get("MFM_DATA")
     reason="MFM_DATA/mnist is not available",
 )
 def test_smoke_budget_writes_every_file_and_reuses_its_checkpoint(tmp_path, capsys):
-    from benchmarks import mnist
-    from benchmarks._mnist_report import markdown
+    from benchmarks.mnist import benchmark as mnist
+    from benchmarks.mnist.report import markdown
 
     out, run = tmp_path / "out", tmp_path / "run"
     argv = ["--budget", "smoke", "--out-dir", str(out), "--run-dir", str(run)]
@@ -73,6 +59,6 @@ def test_smoke_budget_writes_every_file_and_reuses_its_checkpoint(tmp_path, caps
     # a rerun finds the finished checkpoint and plan and does not train again
     space, data = Euclidean((1, 28, 28)), load_mnist_split("train", seed=mnist.SEED)
     capsys.readouterr()
-    again = train_model(space, data, mnist.BUDGETS["smoke"], run, mnist.SEED)
+    again = train_model(space, data, BUDGETS["smoke"], run, mnist.SEED)
     assert "not retraining" in capsys.readouterr().out
     assert again["plan"]["steps"] == saved["train_steps"] == again["trainer"].step

@@ -9,10 +9,10 @@ import json
 import pytest
 import torch
 
-import benchmarks._nll_runs as nll_runs
-from benchmarks import earth
-from benchmarks._nll_report import run_benchmark
-from benchmarks._nll_runs import MissingRunError
+import benchmarks.nll.runs as nll_runs
+from benchmarks.nll import earth
+from benchmarks.nll.report import run_benchmark
+from benchmarks.nll.runs import MissingRunError
 from manifold_fm.data.earth import latlon_to_xyz
 from manifold_fm.errors import ResumeMismatchError
 from manifold_fm.spaces.sphere import Sphere

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.nll_curves import CurveDataError, curves, main
-from benchmarks.results_io import make_meta
+from benchmarks.common.results_io import make_meta
+from benchmarks.nll.curves import CurveDataError, curves, main
 
 REPO = Path(__file__).resolve().parents[2]
 

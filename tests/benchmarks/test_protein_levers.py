@@ -7,21 +7,22 @@ import json
 import pytest
 from _shared_data import PROTEIN_DATA, needs_proteins
 
-from benchmarks import protein_levers
-from benchmarks.protein import BUDGETS
-from benchmarks.results_io import validate_results
+from benchmarks.common.results_io import validate_results
+from benchmarks.protein import levers as protein_levers
+from benchmarks.protein.budgets import BUDGETS
 
 
 def test_lever_budget_switches_exactly_one_lever_and_keeps_the_rest():
     b = BUDGETS["cpu"]
     no_aux = protein_levers.lever_budget(b, "no_aux")
-    assert no_aux["space"]["aux_atom_weight"] == 0.0 and no_aux["space"]["aux_pair_weight"] == 0
-    assert no_aux["space"]["trans_scale"] == b["space"]["trans_scale"]
-    assert b["space"]["aux_atom_weight"] > 0  # the budget itself is not mutated
-    assert protein_levers.lever_budget(b, "no_self_condition")["self_condition"] is False
-    assert protein_levers.lever_budget(b, "independent")["coupling"] == "independent"
-    assert {k: v for k, v in no_aux.items() if k != "space"} == {
-        k: v for k, v in b.items() if k != "space"
+    assert no_aux.space["aux_atom_weight"] == 0.0 and no_aux.space["aux_pair_weight"] == 0
+    assert no_aux.space["trans_scale"] == b.space["trans_scale"]
+    assert b.space["aux_atom_weight"] > 0  # the budget itself is not mutated
+    no_sc = protein_levers.lever_budget(b, "no_self_condition")
+    assert no_sc.self_condition is False and not no_sc.self_conditioned and b.self_conditioned
+    assert protein_levers.lever_budget(b, "independent").coupling == "independent"
+    assert {k: v for k, v in no_aux.as_dict().items() if k != "space"} == {
+        k: v for k, v in b.as_dict().items() if k != "space"
     }
     with pytest.raises(ValueError, match="unknown lever 'no_ema'"):
         protein_levers.lever_budget(b, "no_ema")
@@ -46,7 +47,7 @@ def test_a_missing_main_run_is_named_before_any_training(tmp_path):
 
 @needs_proteins
 def test_smoke_ablation_follows_the_main_runs_steps_and_curve(tmp_path):
-    from benchmarks import protein
+    from benchmarks.protein import benchmark as protein
 
     main_dir, out = tmp_path / "protein_smoke", tmp_path / "out"
     protein.main(

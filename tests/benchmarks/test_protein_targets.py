@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks._protein_report import target_rows
+from benchmarks.protein.report import target_rows
 
 
 def _row(mad, clash, rg, coil):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.results_io import (
+from benchmarks.common.results_io import (
     SCHEMA_VERSION,
     ResultsSchemaError,
     atomic_write,
@@ -99,7 +99,7 @@ def test_process_killed_mid_write_leaves_the_old_file(tmp_path):
     path.write_text('{"old": true}')
     code = (
         "import os, sys\n"
-        "from benchmarks.results_io import atomic_write\n"
+        "from benchmarks.common.results_io import atomic_write\n"
         "def half(tmp):\n"
         "    tmp.write_text('{\"new\": ')\n"
         "    os._exit(3)\n"

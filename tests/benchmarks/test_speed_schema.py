@@ -8,13 +8,13 @@ import types
 
 import pytest
 
-from benchmarks import speed
-from benchmarks.results_io import validate_results
+from benchmarks.common.results_io import validate_results
+from benchmarks.speed import benchmark as speed
 
 
 def test_speed_rows_quick_schema():
     pytest.importorskip("roma", reason="roma is a benchmark extra: pip install -e .[bench]")
-    from benchmarks.speed_lie import rows
+    from benchmarks.speed.lie import rows
 
     rs = rows(quick=True)
     names = [(r["name"], r["peer"].split(" ")[0]) for r in rs]
@@ -33,7 +33,7 @@ def test_speed_rows_quick_schema():
 @pytest.fixture
 def fake_topic(monkeypatch):
     """A speed topic ``fake`` whose one row costs nothing to measure."""
-    mod = types.ModuleType("benchmarks.speed_fake")
+    mod = types.ModuleType("benchmarks.speed.fake")
     mod.rows = lambda quick=False: [
         {
             "name": "fake_row",
@@ -44,7 +44,7 @@ def fake_topic(monkeypatch):
             "ratio": 2.0,
         }
     ]
-    monkeypatch.setitem(sys.modules, "benchmarks.speed_fake", mod)
+    monkeypatch.setitem(sys.modules, "benchmarks.speed.fake", mod)
     monkeypatch.setattr(speed, "TOPICS", [*speed.TOPICS, "fake"])
 
 
@@ -68,7 +68,7 @@ def test_failing_topic_is_reported_not_raised(tmp_path, monkeypatch, fake_topic)
     def broken(quick=False):
         raise RuntimeError("peer missing")
 
-    monkeypatch.setattr(sys.modules["benchmarks.speed_fake"], "rows", broken)
+    monkeypatch.setattr(sys.modules["benchmarks.speed.fake"], "rows", broken)
     doc = speed.main(["--only", "fake", "--out-dir", str(tmp_path)])
     assert doc["rows"] == [] and "peer missing" in doc["errors"]["fake"]
     assert "- fake: RuntimeError: peer missing" in (tmp_path / "speed.md").read_text()

@@ -9,10 +9,10 @@ import shutil
 import pytest
 from _shared_data import data_root_with
 
-from benchmarks import text_levers
-from benchmarks._discrete_run import add_discrete_args, check_discrete_args
-from benchmarks._gap_jobs import split_levers
-from benchmarks.results_io import RESULTS
+from benchmarks.common.results_io import RESULTS
+from benchmarks.discrete import levers as text_levers
+from benchmarks.discrete.jobs import split_levers
+from benchmarks.discrete.run import add_discrete_args, check_discrete_args
 
 ROOT = data_root_with("text")
 
@@ -50,7 +50,7 @@ def test_benchmark_lever_options_are_validated_before_work():
 
 @pytest.mark.skipif(ROOT is None, reason="shared text data not found")
 def test_levers_reach_the_trainer_space_and_network():
-    from benchmarks.text_gap import make_job
+    from benchmarks.discrete.gap import make_job
 
     def job(**opts):
         return make_job("text", "mask", str(ROOT), opts, quick=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks.timing import Timing, TimingConfigError, speed_row, time_blocks
+from benchmarks.common.timing import Timing, TimingConfigError, speed_row, time_blocks
 
 
 class FakeClock:

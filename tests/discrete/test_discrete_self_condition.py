@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from benchmarks._discrete_fit import two_pass
 from discrete_fm import CTMCSpace, elbo, sample_ancestral
+from discrete_fm.self_condition import two_pass
 from discrete_fm.transformer import SequenceTransformer
 from manifold_fm.nn import SelfConditioning
 from manifold_fm.train import TrainConfig, Trainer

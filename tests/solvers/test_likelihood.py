@@ -231,8 +231,9 @@ def test_batch_size_and_cond_give_same_answer():
 @pytest.mark.parametrize("which", ["sphere", "torus"])
 def test_trained_model_density_integrates_to_one(which):
     """Monte-Carlo: E_{x ~ uniform}[p(x)] * volume = 1 for a small trained flow."""
-    from benchmarks._fit import FitConfig, fit_flow
     from manifold_fm.data.synthetic import VMFMixture, WrappedNormalMixture
+    from manifold_fm.nn import build_mlp
+    from manifold_fm.train import TrainConfig, Trainer
 
     g = torch.Generator().manual_seed(0)
     if which == "sphere":
@@ -240,8 +241,24 @@ def test_trained_model_density_integrates_to_one(which):
     else:
         sp, mix = FlatTorus(2), WrappedNormalMixture([[1.0, 1.0], [4.0, 3.0]], [0.4, 0.7])
     data = mix.sample(4000, generator=g).float()
-    cfg = FitConfig(steps=300, batch_size=256, hidden=64, depth=3, lr=2e-3, seed=0)
-    model = fit_flow(sp, data, cfg).model
+    torch.manual_seed(0)
+    net = build_mlp(sp, hidden=64, depth=3, periodic=isinstance(sp, FlatTorus))
+    cfg = TrainConfig(
+        steps=300,
+        batch_size=256,
+        lr=2e-3,
+        warmup_steps=0,
+        lr_schedule="cosine",
+        grad_clip=0.0,
+        ema_decay=0.999,
+        seed=0,
+        device="cpu",
+        log_every=100,
+        progress=False,
+    )
+    trainer = Trainer(sp, net, data, cfg)
+    trainer.fit()
+    model = trainer.ema_model
     xu = sp.sample_prior(2000, generator=g)
     r = log_prob(model, sp, xu, steps=50, method="midpoint")
     ratio = r.log_prob.double().exp() * sp.volume

@@ -1,0 +1,1 @@
+"""What several benchmarks share: results files, the timer, budgets in minutes, flow fits."""

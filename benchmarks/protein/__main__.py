@@ -1,0 +1,5 @@
+"""``python -m benchmarks.protein``: see :mod:`benchmarks.protein.benchmark`."""
+
+from benchmarks.protein.benchmark import main
+
+main()
