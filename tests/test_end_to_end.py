@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from manifold_fm import Sphere
-from manifold_fm.cli.demo import demo_target
+from manifold_fm.data.synthetic import demo_mixture
 from manifold_fm.metrics import mmd2
 from manifold_fm.nn import TangentModel, TimeMLP
 from manifold_fm.solvers import sample
@@ -23,7 +23,7 @@ from manifold_fm.train import TrainConfig, Trainer
 def test_training_moves_samples_towards_data(tmp_path):
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(0)
-    space, target = Sphere(2), demo_target()
+    space, target = Sphere(2), demo_mixture()
     train = target.sample(8000, generator=gen).float()
     test = target.sample(1000, generator=gen).float()
     model = TangentModel(space, TimeMLP.for_space(space, hidden=128, depth=3))

@@ -25,8 +25,8 @@ import time
 import torch
 
 from benchmarks.common.timing import speed_row, time_blocks
-from manifold_fm.cli.demo import demo_target
 from manifold_fm.couplings import DEFAULT_BLOCK_SIZE, exact_ot, minibatch_ot, sinkhorn
+from manifold_fm.data.synthetic import demo_mixture
 from manifold_fm.spaces import Euclidean, Sphere
 
 __all__ = ["METHODS", "rows"]
@@ -49,7 +49,7 @@ def _data(name: str, n: int, seed: int):
         x1 = ring + 0.5 * torch.randn(n, 2, generator=g)
     else:
         space = Sphere(2)
-        x1 = demo_target().sample(n, generator=g).float()
+        x1 = demo_mixture().sample(n, generator=g).float()
     return space, space.sample_prior(n, generator=g), x1
 
 

@@ -63,11 +63,11 @@ def _finite(values: list[float]) -> bool:
 
 def _s2_parts(dev: torch.device, n: int):
     from manifold_fm import Sphere
-    from manifold_fm.cli.demo import demo_target
+    from manifold_fm.data.synthetic import demo_mixture
     from manifold_fm.nn import TangentModel, TimeMLP
 
     space = Sphere(2)
-    x1 = demo_target().sample(n, generator=torch.Generator().manual_seed(0)).float()
+    x1 = demo_mixture().sample(n, generator=torch.Generator().manual_seed(0)).float()
     model = TangentModel(space, TimeMLP.for_space(space, hidden=64, depth=2)).to(dev)
     return space, x1.to(dev), model
 

@@ -2,7 +2,7 @@
 
     python -m benchmarks.speed.nfe_equal_quality [--quick] [--steps 3000] [--out-dir DIR]
 
-On the demo's S^2 vMF mixture (exact density: manifold_fm.cli.demo.demo_target) one flow is
+On the demo's S^2 vMF mixture (exact density: manifold_fm.data.synthetic.demo_mixture) one flow is
 trained per coupling (``independent``, ``ot`` = blocked exact, ``sinkhorn``) with the same
 budget, model, data and seed. For each coupling:
 
@@ -32,7 +32,7 @@ import torch
 from benchmarks.common.results_io import add_output_args, make_meta, read_results, write_results
 from benchmarks.speed import benchmark as speed
 from manifold_fm import Sphere
-from manifold_fm.cli.demo import demo_target
+from manifold_fm.data.synthetic import demo_mixture
 from manifold_fm.metrics import mmd2
 from manifold_fm.nn import build_mlp
 from manifold_fm.solvers import log_prob, sample
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> dict:
         args.steps, args.n_eval = min(args.steps, 60), min(args.n_eval, 128)
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()
-    target, gen = demo_target(), torch.Generator().manual_seed(args.seed)
+    target, gen = demo_mixture(), torch.Generator().manual_seed(args.seed)
     train = target.sample(20_000, generator=gen).float()
     test = target.sample(args.n_eval, generator=gen).float()
     fresh = target.sample(args.n_eval, generator=gen).float()

@@ -58,9 +58,9 @@ def _vmf_mixture(
 def _demo(space: Space, n: int = 20000, seed: int = 0) -> Tensor:
     """The training set of ``mfm demo``: ``n`` draws of its five-vMF target on S^2,
     float32 (n, 3), from a generator seeded with ``seed``."""
-    from manifold_fm.cli.demo import demo_target
+    from manifold_fm.data.synthetic import demo_mixture
 
-    x = demo_target().sample(n, generator=torch.Generator().manual_seed(seed)).float()
+    x = demo_mixture().sample(n, generator=torch.Generator().manual_seed(seed)).float()
     space.validate(x)
     return x
 

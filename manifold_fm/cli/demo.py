@@ -32,26 +32,13 @@ from torch import Tensor, nn
 
 from manifold_fm import ManifoldSpace, Sphere
 from manifold_fm.conditioning import model_device as parameter_device
-from manifold_fm.data.synthetic import VMFMixture
+from manifold_fm.data.synthetic import demo_mixture
 from manifold_fm.metrics import mmd2
 from manifold_fm.nn.build import build_mlp
 from manifold_fm.solvers import log_prob, sample
 from manifold_fm.train import TrainConfig, Trainer
 
-__all__ = ["build_parser", "demo_target", "draw_samples", "main", "model_device"]
-
-
-def demo_target() -> VMFMixture:
-    """Five vMF components on S^2 with different concentrations and weights."""
-    lat = torch.tensor([60.0, 10.0, -30.0, -5.0, 35.0])
-    lon = torch.tensor([-40.0, 20.0, 100.0, -120.0, 150.0])
-    la, lo = torch.deg2rad(lat), torch.deg2rad(lon)
-    mus = torch.stack([la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()], -1)
-    return VMFMixture(
-        mus.double(),
-        torch.tensor([30.0, 15.0, 50.0, 8.0, 25.0], dtype=torch.float64),
-        torch.tensor([0.25, 0.2, 0.2, 0.15, 0.2], dtype=torch.float64),
-    )
+__all__ = ["build_parser", "draw_samples", "main", "model_device"]
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -133,7 +120,7 @@ def main(argv: list[str] | None = None) -> dict:
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     space = Sphere(2)
-    target = demo_target()
+    target = demo_mixture()
     train = target.sample(20_000, generator=gen).float()
     test = target.sample(args.n_eval, generator=gen).float()
 

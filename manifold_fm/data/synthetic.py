@@ -31,6 +31,7 @@ __all__ = [
     "default_s2_mixture",
     "default_so3_mixture",
     "default_t2_mixture",
+    "demo_mixture",
     "random_vmf_mixture_data",
 ]
 
@@ -296,3 +297,17 @@ def default_so3_mixture() -> IGSO3Mixture:
 
     axes = torch.tensor([[0.0, 0.0, 0.0], [2.0, 0.0, 0.5], [-0.5, 1.5, -1.0]], dtype=torch.float64)
     return IGSO3Mixture(so3_exp(axes), [0.3, 0.5, 0.6], [0.4, 0.3, 0.3])
+
+
+def demo_mixture() -> VMFMixture:
+    """The target of ``mfm demo`` and of several benchmarks: five vMF components on S^2 with
+    different concentrations (8 to 50) and weights, float64 parameters."""
+    lat = torch.tensor([60.0, 10.0, -30.0, -5.0, 35.0])
+    lon = torch.tensor([-40.0, 20.0, 100.0, -120.0, 150.0])
+    la, lo = torch.deg2rad(lat), torch.deg2rad(lon)
+    mus = torch.stack([la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()], -1)
+    return VMFMixture(
+        mus.double(),
+        torch.tensor([30.0, 15.0, 50.0, 8.0, 25.0], dtype=torch.float64),
+        torch.tensor([0.25, 0.2, 0.2, 0.15, 0.2], dtype=torch.float64),
+    )
