@@ -182,3 +182,39 @@ def test_the_layout_checks_catch_a_core_module_importing_the_cli(tmp_path):
         "manifold_fm.cli",
         "manifold_fm.cli.registry",
     }
+
+
+def _imported_names(path: Path) -> set[str]:
+    """Every module name ``path`` imports (any depth, deferred included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+    return names
+
+
+def _importers(folder: Path, prefix: str, skip: Path | None = None) -> list[str]:
+    found = []
+    for path in sorted(folder.rglob("*.py")):
+        if skip is not None and skip in path.parents:
+            continue
+        if any(n == prefix or n.startswith(prefix + ".") for n in _imported_names(path)):
+            found.append(str(path.relative_to(folder)))
+    return found
+
+
+def test_benchmarks_use_the_library_not_the_cli():
+    assert _importers(ROOT / "benchmarks", "manifold_fm.cli") == []
+
+
+def test_only_the_benchmark_tests_import_benchmarks():
+    tests = ROOT / "tests"
+    assert _importers(tests, "benchmarks", skip=tests / "benchmarks") == []
+
+
+def test_the_importer_scan_sees_a_deferred_import(tmp_path):
+    (tmp_path / "a.py").write_text("def f():\n    from manifold_fm.cli.registry import MODELS\n")
+    (tmp_path / "b.py").write_text("import manifold_fm.clip\n")
+    assert _importers(tmp_path, "manifold_fm.cli") == ["a.py"]
