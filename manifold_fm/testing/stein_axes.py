@@ -139,15 +139,23 @@ class AxisFrame:
 
 
 def axis_frame(c: Ctx) -> AxisFrame:
-    """The frame of the per-direction fields, from a fresh fit sample of ``FIT`` prior draws."""
+    """The frame of the per-direction fields, from a fresh fit sample of ``FIT`` prior draws.
+
+    Normal coordinates where the space has logmap and dist; ambient ones (at the fit point
+    of largest log_prior) where either raises NotImplementedError.
+    """
     sp = c.space
     fit = sp.sample_prior(FIT, generator=c.g, device=c.device, dtype=torch.float64)
     y = fit[sp.log_prior(fit).argmax()]
-    normal = True
     try:
-        y = _frechet_mean(c, y, fit)
+        return _frame_at(c, _frechet_mean(c, y, fit), fit, normal=True)
     except NotImplementedError:
-        normal = False
+        return _frame_at(c, y, fit, normal=False)
+
+
+def _frame_at(c: Ctx, y: Tensor, fit: Tensor, normal: bool) -> AxisFrame:
+    """Frame at anchor ``y``: principal axes, scales and bump radius of ``fit``."""
+    sp = c.space
     basis = sp.tangent_basis(y.unsqueeze(0))[0]
     d = basis.shape[0]
     ambient = sp.to_ambient_velocity(y.expand(d, *y.shape), basis)

@@ -248,3 +248,18 @@ def test_dim_must_be_a_positive_int():
     report = check_space(space, n=16, raise_on_fail=False)
     assert report["dim_declared"].status == "failed"
     assert "3.0" in report["dim_declared"].reason
+
+
+def test_per_direction_fields_use_ambient_coordinates_without_dist():
+    class NoDist(OneAxisNarrowEuclidean):
+        def dist(self, x, y):
+            raise NotImplementedError("no dist")
+
+    class NoDistSphere(Sphere):
+        def dist(self, x, y):
+            raise NotImplementedError("no dist")
+
+    res = check_space(NoDist(6), n=32, seed=1, raise_on_fail=False)["prior_stein"]
+    assert res.status == "failed" and "(all rows)" in res.reason, res.reason
+    res = check_space(NoDistSphere(2), n=32, seed=1, raise_on_fail=False)["prior_stein"]
+    assert res.status == "passed" and "(all rows)" in res.reason, res.reason
