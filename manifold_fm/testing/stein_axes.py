@@ -35,7 +35,7 @@ w(x) = (1 - |xi|^8 / r^8)^3_+, r = min(3 median |xi|, 0.9 cut radius at y) (prob
 :meth:`Ctx.cut_radius`, refined), vanishes before the cut locus, where log_y stops being
 smooth; it is flat near y (on the 3-torus a concentrated angle gets 1.6 times the z-score
 that (1 - |xi|^2 / r^2)^3, whose weight sits near the anchor, gives it). Spaces without
-logmap (embedded, e.g. Stiefel) use ambient coordinates xi_j(x) = <A_j, x - y>_F / |A_j|^2,
+logmap or dist (embedded, e.g. Stiefel) use ambient coordinates xi_j(x) = <A_j, x - y>_F / |A_j|^2,
 A_j = to_ambient_velocity(y, b_j), the fields u_i = a_i / sqrt(1 + |a_i|_x^2) with
 a_i(x) = from_ambient_velocity(x, A_i) (bounded even where the metric blows up), and w = 1.
 The fit sample is drawn apart from the evaluation sample, so given it the fields are fixed
@@ -73,8 +73,10 @@ Computation (no loop over fields): with T_i = A_p(w u_i) = w (<grad log p, u_i> 
 div u_i is the library divergence (:class:`~manifold_fm.divergence.DivergenceField`, all
 d fields in one call on d copies of the rows); <grad log p, u_i>, u_i(xi_j) and u_i(w)
 are central differences along t -> exp_x(t u_i), step 1e-5 / |u_i|_x (float64). Cost: one
-divergence call on d m rows and 2 d m evaluations of log_prior and logmap, whatever the
-number of test functions.
+divergence call on d m rows (the coordinate field costs three logmap and two expmap per
+row) and 2 d m evaluations of log_prior and logmap, whatever the number of test functions;
+check_space (n = 64, one CPU thread) went from 0.13 s to 0.86 s on Euclidean((2, 3, 3))
+(d = 18) and from 0.48 s to 1.8 s on SPD(3) (d = 6).
 """
 
 from __future__ import annotations
