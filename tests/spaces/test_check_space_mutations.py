@@ -3,17 +3,30 @@
 Every mutant is a shipped space with one deliberate bug of the kind a user could publish
 a wrong number with; check_space must raise SpaceCheckError naming the property that owns
 that bug. (The check_space of before these properties passed every one of these mutants.)
+
+The ``one_axis_*`` / ``one_angle_*`` mutants draw from a law whose spread is wrong along a
+single direction; prior_stein's constant and radial fields average that direction with the
+d - 1 correct ones and miss it (the check_space of before the per-direction fields passed
+each of them at seed 1; the Lorentz one only in float64, where geoopt's float32 maps pass
+the other properties), the per-direction fields of
+:mod:`manifold_fm.testing.stein_axes` catch it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
+import geoopt
 import pytest
 import torch
 
-from manifold_fm import Euclidean, FlatTorus, Sphere
+from manifold_fm import SO3, Euclidean, FlatTorus, GeooptSpace, Sphere
+from manifold_fm.lie.rotations import so3_exp, so3_log
+from manifold_fm.spaces.geoopt_priors import PoincareWrappedNormal
+from manifold_fm.spaces.geoopt_priors_curved import LorentzWrappedNormal
 from manifold_fm.testing import SpaceCheckError, check_space
+from manifold_fm.testing.props_prior import Z_MAX
 
 
 class ShiftedLogPriorEuclidean(Euclidean):
@@ -93,7 +106,72 @@ class ZeroPointErrorSphere(Sphere):
         return torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)
 
 
+class OneAxisNarrowEuclidean(Euclidean):
+    """Sampler draws axis 0 with standard deviation 0.75; log_prior is N(0, I)."""
+
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None):
+        x = super().sample_prior(n, generator=generator, device=device, dtype=dtype)
+        x[:, 0] *= 0.75
+        return x
+
+
+class OneAxisNarrowBallPrior(PoincareWrappedNormal):
+    """Wrapped normal whose tangent coordinate 0 is drawn with sigma 0.7 instead of 1."""
+
+    def sample(self, num, *, generator=None, device=None, dtype=None):
+        w = self.sigma * torch.randn((num, self.d), generator=generator, device=device, dtype=dtype)
+        w[:, 0] *= 0.7
+        return self.ball.expmap0(0.5 * w)  # lambda_0 = 2, as in PoincareWrappedNormal
+
+
+class OneAxisNarrowLorentzPrior(LorentzWrappedNormal):
+    """Wrapped normal on the hyperboloid, tangent coordinate 0 drawn with sigma 0.7."""
+
+    def sample(self, num, *, generator=None, device=None, dtype=None):
+        w = self.sigma * torch.randn((num, self.d), generator=generator, device=device, dtype=dtype)
+        w[:, 0] *= 0.7
+        return self.lorentz.expmap0(torch.cat([torch.zeros_like(w[:, :1]), w], dim=-1))
+
+
+class OneAngleConcentratedTorus(FlatTorus):
+    """Angle 0 drawn from a wrapped normal N(pi, 1.25^2); log_prior is uniform."""
+
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None):
+        x = super().sample_prior(n, generator=generator, device=device, dtype=dtype)
+        z = torch.randn(n, generator=generator, device=device, dtype=x.dtype)
+        x[:, 0] = self.projx(math.pi + 1.25 * z)
+        return x
+
+
+class OneAxisNarrowSO3(SO3):
+    """IGSO3(0.5) rotations with the body x-component of the rotation vector scaled by 0.8."""
+
+    def sample_prior(self, n, *, generator=None, device=None, dtype=None):
+        w = so3_log(super().sample_prior(n, generator=generator, device=device, dtype=dtype))
+        w[:, 0] *= 0.8
+        return so3_exp(w)
+
+
+def _one_axis_ball():
+    ball = geoopt.PoincareBall(c=1.0)
+    return GeooptSpace(ball, (10,), prior=OneAxisNarrowBallPrior(ball, 10))
+
+
+def _one_axis_lorentz():
+    hyp = geoopt.Lorentz()
+    return GeooptSpace(hyp, (7,), prior=OneAxisNarrowLorentzPrior(hyp, 6))
+
+
+ANISOTROPIC = {
+    "one_axis_euclidean": lambda: OneAxisNarrowEuclidean(10),
+    "one_axis_poincare": _one_axis_ball,
+    "one_axis_lorentz": _one_axis_lorentz,
+    "one_angle_torus": lambda: OneAngleConcentratedTorus(3),
+    "one_axis_so3": lambda: OneAxisNarrowSO3(prior="igso3", sigma=0.5),
+}
+
 MUTANTS = {
+    **{name: (make, "prior_stein") for name, make in ANISOTROPIC.items()},
     "shifted_log_prior": (lambda: ShiftedLogPriorEuclidean(3), "log_prior_normalized"),
     "shifted_log_prior_image": (
         lambda: ShiftedLogPriorEuclidean((2, 2, 2)),
@@ -121,6 +199,20 @@ def test_mutant_is_caught_by_its_property(name, dtype):
     failed = {r.name for r in info.value.report.failed}
     assert prop in failed, str(info.value.report)
     assert prop in str(info.value).splitlines()[0]  # the message names it up front
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("name", sorted(ANISOTROPIC))
+def test_anisotropic_sampler_is_missed_by_the_averaging_fields(name, dtype):
+    """The same run: every constant / radial / swirl field stays under Z_MAX, a
+    per-direction field goes well above it."""
+    report = check_space(ANISOTROPIC[name](), n=32, dtype=dtype, seed=1, raise_on_fail=False)
+    res = report["prior_stein"]
+    old, new = res.reason.split("per-direction fields")
+    old_z = [abs(float(z)) for z in re.findall(r"z=([-+][0-9.]+)", old)]
+    assert len(old_z) == 6 and max(old_z) < Z_MAX, res.reason
+    assert res.status == "failed" and res.max_error > 1.5 * Z_MAX, res.reason
+    assert re.search(r"(axis|lin|quad)_[0-9_]+: z=[-+]" + f"{res.max_error:.2f}", new), res.reason
 
 
 def test_stein_reports_z_scores_of_the_broken_sampler():
@@ -156,3 +248,18 @@ def test_dim_must_be_a_positive_int():
     report = check_space(space, n=16, raise_on_fail=False)
     assert report["dim_declared"].status == "failed"
     assert "3.0" in report["dim_declared"].reason
+
+
+def test_per_direction_fields_use_ambient_coordinates_without_dist():
+    class NoDist(OneAxisNarrowEuclidean):
+        def dist(self, x, y):
+            raise NotImplementedError("no dist")
+
+    class NoDistSphere(Sphere):
+        def dist(self, x, y):
+            raise NotImplementedError("no dist")
+
+    res = check_space(NoDist(6), n=32, seed=1, raise_on_fail=False)["prior_stein"]
+    assert res.status == "failed" and "(all rows)" in res.reason, res.reason
+    res = check_space(NoDistSphere(2), n=32, seed=1, raise_on_fail=False)["prior_stein"]
+    assert res.status == "passed" and "(all rows)" in res.reason, res.reason
