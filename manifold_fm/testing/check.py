@@ -16,7 +16,7 @@ Tolerances are ``scale * base`` with base = 1e-6 (float64) or 3e-4 (float32) unl
 ``atol`` is given; the finite-difference target check (5-point stencil, h = 2e-4, always
 evaluated in float64) uses a looser scale (truncation O(h^4) plus rounding O(eps / h)).
 The Monte Carlo prior properties run in float64 whatever ``dtype`` is and are judged by
-z-scores (see :mod:`manifold_fm.testing.props_prior`).
+z-scores (see :mod:`manifold_fm.testing.properties.prior`).
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from types import SimpleNamespace
 
 import torch
 
-import manifold_fm.testing.props_core as core
-import manifold_fm.testing.props_dim as dims
-import manifold_fm.testing.props_metric as metric
-import manifold_fm.testing.props_prior as prior
+import manifold_fm.testing.properties.core as core
+import manifold_fm.testing.properties.dimension as dims
+import manifold_fm.testing.properties.metric as metric
+import manifold_fm.testing.properties.prior as prior
 from manifold_fm.spaces.base import ManifoldSpace
 from manifold_fm.testing.context import Ctx
 from manifold_fm.testing.report import FAILED, SKIPPED, CheckReport, PropertyResult, SpaceCheckError

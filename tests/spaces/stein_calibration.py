@@ -31,7 +31,7 @@ from test_spaces import SPACES as SPACES_ZOO
 
 from manifold_fm.testing import check_space
 from manifold_fm.testing.context import Ctx
-from manifold_fm.testing.props_prior import Z_MAX, prior_stein
+from manifold_fm.testing.properties.prior import Z_MAX, prior_stein
 
 
 def _zoo() -> dict:

@@ -9,7 +9,7 @@ single direction; prior_stein's constant and radial fields average that directio
 d - 1 correct ones and miss it (the check_space of before the per-direction fields passed
 each of them at seed 1; the Lorentz one only in float64, where geoopt's float32 maps pass
 the other properties), the per-direction fields of
-:mod:`manifold_fm.testing.stein_axes` catch it.
+:mod:`manifold_fm.testing.stein.axes` catch it.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import torch
 
 from manifold_fm import SO3, Euclidean, FlatTorus, GeooptSpace, Sphere
 from manifold_fm.lie.rotations import so3_exp, so3_log
-from manifold_fm.spaces.geoopt_priors import PoincareWrappedNormal
-from manifold_fm.spaces.geoopt_priors_curved import LorentzWrappedNormal
+from manifold_fm.spaces.geoopt.priors import LorentzWrappedNormal, PoincareWrappedNormal
 from manifold_fm.testing import SpaceCheckError, check_space
-from manifold_fm.testing.props_prior import Z_MAX
+from manifold_fm.testing.properties.prior import Z_MAX
 
 
 class ShiftedLogPriorEuclidean(Euclidean):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from stein_calibration import ZOO, prior_stein_only
 
-from manifold_fm.testing.props_prior import Z_MAX
+from manifold_fm.testing.properties.prior import Z_MAX
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))

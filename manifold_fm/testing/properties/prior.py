@@ -10,7 +10,7 @@ needs no tuning per space.
   law than ``log_prior`` describes and a wrong ``dim`` (the divergence sums over ``dim``
   basis vectors); an additive constant in ``log_prior`` is invisible to it. Besides
   constant and radial fields it runs the per-direction fields of
-  :mod:`~manifold_fm.testing.stein_axes` (linear and quadratic in normal coordinates along
+  :mod:`~manifold_fm.testing.stein.axes` (linear and quadratic in normal coordinates along
   each principal axis at the prior's centre), which catch a sampler whose spread is wrong
   along a single direction, which the radial fields average with the d - 1 right ones.
 * ``log_prior_normalized``: the integral of exp(log_prior) is 1. Finite volume: mean of
@@ -29,8 +29,8 @@ from torch import Tensor
 from manifold_fm.solvers.divergence import DivergenceField
 from manifold_fm.testing.context import Ctx
 from manifold_fm.testing.report import PropertyResult
-from manifold_fm.testing.stein_axes import axis_frame, axis_stein_integrands
-from manifold_fm.testing.stein_fields import gaussian_proposal_log_density, stein_fields
+from manifold_fm.testing.stein.axes import axis_frame, axis_stein_integrands
+from manifold_fm.testing.stein.fields import gaussian_proposal_log_density, stein_fields
 
 __all__ = ["Z_MAX", "log_prior_normalized", "prior_stein"]
 
@@ -75,10 +75,10 @@ def _stein_integrand(c: Ctx, x: Tensor, field: Callable[[Tensor], Tensor]) -> Te
 def prior_stein(c: Ctx) -> PropertyResult:
     """Stein identity E_p[<grad log p, v> + div v] = 0 over two families of fields.
 
-    * the fields of :func:`~manifold_fm.testing.stein_fields.stein_fields` (constant,
+    * the fields of :func:`~manifold_fm.testing.stein.fields.stein_fields` (constant,
       radial and swirl fields around random anchors), each evaluated on the rows where it
       is non-zero and contributing 0 elsewhere;
-    * the per-direction fields of :mod:`~manifold_fm.testing.stein_axes` (w u_i,
+    * the per-direction fields of :mod:`~manifold_fm.testing.stein.axes` (w u_i,
       w xi_j u_i, w xi_i^2 u_i in normal coordinates at the prior's centre): complete for
       a sampler whose spread is wrong along any one direction (or any covariance
       mismatch), which the first family averages away.

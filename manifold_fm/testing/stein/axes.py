@@ -70,7 +70,7 @@ Computation (no loop over fields): with T_i = A_p(w u_i) = w (<grad log p, u_i> 
 
     A_p(w phi u_i) = phi T_i + w u_i(phi).
 
-div u_i is the library divergence (:class:`~manifold_fm.divergence.DivergenceField`, all
+div u_i is the library divergence (:class:`~manifold_fm.solvers.divergence.DivergenceField`, all
 d fields in one call on d copies of the rows); <grad log p, u_i>, u_i(xi_j) and u_i(w)
 are central differences along t -> exp_x(t u_i), step 1e-5 / |u_i|_x (float64). Cost: one
 divergence call on d m rows (the coordinate field costs three logmap and two expmap per
@@ -87,7 +87,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from manifold_fm.divergence import DivergenceField
+from manifold_fm.solvers.divergence import DivergenceField
 from manifold_fm.testing.context import Ctx
 
 __all__ = ["AxisFrame", "axis_frame", "axis_stein_integrands"]
