@@ -31,7 +31,7 @@ from torch import Tensor, nn
 
 import manifold_fm.train.checkpoint as ckpt
 from manifold_fm.conditioning import check_cond, check_self_condition, with_dropped
-from manifold_fm.couplings import get_coupling
+from manifold_fm.couplings import get_coupling, uses_mask
 from manifold_fm.progress import progress
 from manifold_fm.spaces.base import Space
 from manifold_fm.train.batches import make_batches
@@ -167,7 +167,7 @@ class Trainer:
             dtype=x1.dtype if x1.is_floating_point() else None,
             **({} if mask is None else {"mask": mask}),
         )
-        mask_kw = {"mask": mask} if getattr(self.coupling, "uses_mask", False) else {}
+        mask_kw = {"mask": mask} if uses_mask(self.coupling) else {}
         pair = self.coupling(space, x0, x1, g, **mask_kw)  # a coupling may declare uses_mask
         t = self.time_sampler(n, g, dev, self.dtype)
         sample = space.path(pair.x0, pair.x1, t, generator=g, mask=mask)
