@@ -6,10 +6,11 @@ written once against it.
 
 Everything a first script needs is one import away::
 
-    from manifold_fm import Sphere, Trainer, TrainConfig, sample, log_prob, check_space
+    from manifold_fm import Sphere, Trainer, TrainConfig, build_mlp, sample, log_prob, check_space
 
 The spaces are imported with the package; :func:`sample`, :func:`log_prob`,
-:class:`Trainer`, :class:`TrainConfig` and :func:`check_space` are looked up on first use
+:class:`Trainer`, :class:`TrainConfig`, :func:`check_space` and :func:`build_mlp` (a
+space-aware MLP) are looked up on first use
 (module ``__getattr__``), so ``import manifold_fm`` stays as cheap as importing the spaces
 and never loads geoopt, scipy, torchdiffeq or matplotlib (tests/test_import_light.py).
 """
@@ -36,6 +37,7 @@ from manifold_fm.spaces import (
 )
 
 if TYPE_CHECKING:
+    from manifold_fm.nn import build_mlp
     from manifold_fm.solvers import log_prob, sample
     from manifold_fm.testing import check_space
     from manifold_fm.train import TrainConfig, Trainer
@@ -49,6 +51,7 @@ _LAZY = {
     "Trainer": "manifold_fm.train",
     "TrainConfig": "manifold_fm.train",
     "check_space": "manifold_fm.testing",
+    "build_mlp": "manifold_fm.nn",
 }
 
 
@@ -81,6 +84,7 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "__version__",
+    "build_mlp",
     "check_space",
     "log_prob",
     "sample",

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 import manifold_fm
-from manifold_fm import solvers, testing, train
+from manifold_fm import nn, solvers, testing, train
 
 HEAVY = ("geoopt", "scipy", "torchdiffeq", "matplotlib", "torch_geometric", "e3nn", "gemmi")
 LAZY = {
@@ -18,6 +18,7 @@ LAZY = {
     "Trainer": train,
     "TrainConfig": train,
     "check_space": testing,
+    "build_mlp": nn,
 }
 
 
