@@ -167,6 +167,7 @@ def _train_rows(cls: type) -> list[tuple[str, ...]]:
 
 
 def _kind_rows(registry: Any) -> list[tuple[str, ...]]:
+    from manifold_fm.cli.registry import CONTEXT_KEYS
     from manifold_fm.keyword_check import type_hints
 
     rows = []
@@ -179,7 +180,7 @@ def _kind_rows(registry: Any) -> list[tuple[str, ...]]:
             + (f", default ``{p.default!r}``" if p.default is not p.empty else ", required")
             + ")"
             for p in params
-            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name not in CONTEXT_KEYS
         ]
         doc = (inspect.getdoc(fn) or "").split("\n\n")[0].replace("\n", " ")
         rows.append((f"``{kind}``", "; ".join(keys) or "(none)", _rst_doc(doc)))

@@ -91,6 +91,30 @@ def _tensor_file(
     return load_tensor_file(DataFile(relpath=path, url=url, sha256=sha256), root=root)
 
 
+def _file(
+    space: Space,
+    path: str = "",
+    key: str = "",
+    dtype: str = "float32",
+    *,
+    config_dir: str = "",
+) -> Tensor | dict[str, Tensor]:
+    """Your own data file: ``.npy``, ``.npz``, ``.csv`` or ``.pt``
+    (:func:`manifold_fm.data.user_files.load_data_file`). A relative ``path`` is looked up
+    from the working directory, then from the config file's folder; ``key`` names the array
+    of an ``.npz`` / ``.pt`` dict that holds the points; floating-point data is cast to
+    ``dtype`` ('float32' or 'float64')."""
+    from manifold_fm.data.user_files import load_data_file
+
+    if not path:
+        raise ValueError("[data] kind='file' needs path = '<your .npy/.npz/.csv/.pt file>'")
+    dtypes = {"float32": torch.float32, "float64": torch.float64}
+    if dtype not in dtypes:
+        raise ValueError(f"[data] kind='file': dtype must be one of {list(dtypes)}, got {dtype!r}")
+    dirs = (config_dir,) if config_dir else ()
+    return load_data_file(path, key=key or None, dtype=dtypes[dtype], search_dirs=dirs)
+
+
 def _unet(
     space: Space,
     base_channels: int = 32,
@@ -151,5 +175,6 @@ def register(spaces: Any, models: Any, datasets: Any) -> None:
     datasets.register("earth")(_earth)
     datasets.register("rna")(_rna)
     datasets.register("tensor_file")(_tensor_file)
+    datasets.register("file")(_file)
     models.register("unet")(_unet)
     datasets.register("mnist")(_mnist)

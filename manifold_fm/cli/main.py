@@ -40,7 +40,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         run.train.out_dir = str(Path("runs") / Path(args.config).stem)
     space = SPACES.build(run.space)
     model = MODELS.build(run.model, space)
-    data = DATASETS.build(run.data, space)
+    data = DATASETS.build(run.data, space, context={"config_dir": str(Path(args.config).parent)})
     trainer = Trainer(space, model, data, run.train, meta={"run": run.to_dict()})
     result = trainer.fit()
     if trainer.dist.is_main:

@@ -43,6 +43,7 @@ from manifold_fm.keyword_check import (
 )
 
 __all__ = [
+    "CONTEXT_KEYS",
     "DATASETS",
     "MODELS",
     "PLUGIN_GROUP",
@@ -54,6 +55,9 @@ __all__ = [
     "missing_package",
     "skipped_plugins",
 ]
+
+#: builder parameters the command fills from the run (never from a config section)
+CONTEXT_KEYS = ("config_dir",)
 
 #: the entry-point group through which other packages add kinds
 PLUGIN_GROUP = "manifold_fm.plugins"
@@ -119,8 +123,14 @@ class Registry:
             self._items[name] = item
         return item
 
-    def build(self, section: dict[str, Any], *args: Any) -> Any:
+    def build(
+        self, section: dict[str, Any], *args: Any, context: dict[str, Any] | None = None
+    ) -> Any:
         """Call the builder ``section['kind']`` with ``*args`` and the other keys.
+
+        ``context`` holds what the command knows about the run (:data:`CONTEXT_KEYS`;
+        ``config_dir``: the config file's folder); a builder receives an entry when it has a
+        parameter of that name. These names are never config keys.
 
         Raises ConfigKeyError (unknown kind or key) or ConfigTypeError (a value whose type
         does not match the builder's annotation) before the builder runs.
@@ -133,10 +143,15 @@ class Registry:
         where = f"[{self.what}] kind={kind!r}"
         params = list(inspect.signature(fn).parameters.values())
         if not any(p.kind is p.VAR_KEYWORD for p in params):
-            valid = [p.name for p in params[self.n_positional :]]
+            valid = [p.name for p in params[self.n_positional :] if p.name not in CONTEXT_KEYS]
             check_keys(kw, ["kind", *valid], where)
         check_types(kw, type_hints(fn), where)
-        return fn(*args, **kw)
+        extra = {
+            p.name: context[p.name]
+            for p in params
+            if p.name in CONTEXT_KEYS and context and p.name in context
+        }
+        return fn(*args, **kw, **extra)
 
 
 #: spaces: ``builder(**kw) -> Space``

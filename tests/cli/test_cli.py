@@ -11,6 +11,7 @@ import torch
 
 from manifold_fm.cli import main
 from manifold_fm.cli.run_config import load_run_config
+from manifold_fm.keyword_check import ConfigKeyError
 from manifold_fm.train import load_checkpoint
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -113,3 +114,28 @@ def test_every_shipped_config_loads_and_builds(path):
     x = space.sample_prior(2)
     out = model(x, torch.rand(2))
     assert tuple(out.shape) == (2, *space.output_shape)
+
+
+def test_file_data_kind_reads_a_csv_beside_the_config(tmp_path, monkeypatch):
+    """``[data] kind = "file"``: a relative path not under the working directory is found in
+    the config file's folder; the points train like any data kind."""
+    cfg_dir = tmp_path / "cfg"
+    cfg_dir.mkdir()
+    rows = torch.nn.functional.normalize(
+        torch.randn(64, 3, generator=torch.Generator().manual_seed(0)), dim=-1
+    )
+    (cfg_dir / "pts.csv").write_text(
+        "x,y,z\n" + "\n".join(",".join(f"{v:.8f}" for v in r) for r in rows.tolist())
+    )
+    (cfg_dir / "run.toml").write_text(
+        '[space]\nkind = "sphere"\nd = 2\n[model]\nkind = "mlp"\nhidden = 8\ndepth = 1\n'
+        '[data]\nkind = "file"\npath = "pts.csv"\n'
+        f'[train]\nsteps = 2\nbatch_size = 16\nprogress = false\nout_dir = "{tmp_path / "out"}"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", str(cfg_dir / "run.toml")]) == 0
+    assert (tmp_path / "out" / "ckpt.pt").is_file()
+    from manifold_fm.cli.registry import DATASETS
+
+    with pytest.raises(ConfigKeyError, match="config_dir"):  # filled by mfm, never by a config
+        DATASETS.build({"kind": "file", "path": "pts.csv", "config_dir": str(cfg_dir)}, None)
