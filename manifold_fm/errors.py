@@ -61,6 +61,15 @@ class ManifoldFMError(Exception):
     """
 
 
+class RunFolderExistsError(ManifoldFMError, FileExistsError):
+    """A run would start in a folder that holds another run's checkpoint.
+
+    Raised before any work: the folder's checkpoint and metrics are left as they are. The
+    message names the folder and both ways out (``resume = true`` to continue that run,
+    ``overwrite = true`` or another ``out_dir`` to start a new one).
+    """
+
+
 class DataValidationError(ManifoldFMError, ValueError):
     """Training data that the space rejects (off the manifold, NaN, wrong shape, bad ids).
 

@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> dict:
         ema_decay=0.995,
         seed=args.seed,
         out_dir=args.out,
+        overwrite=True,  # the demo is rerun as it is; its folder holds only its own output
         ckpt_every=500,
         log_every=100,
         progress=not args.no_progress,

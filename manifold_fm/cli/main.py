@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_demo(argparse.Namespace(demo_args=argv[1:]))
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, PluginError) as err:
+    except (ValueError, TypeError, FileNotFoundError, FileExistsError, PluginError) as err:
         print(f"mfm: error: {_one_line(err)}", file=sys.stderr)
         return 2
     except ImportError as err:  # e.g. a protein kind without the 'proteins' extra

@@ -89,6 +89,9 @@ class TrainConfig:
         log_every: read the loss (one host sync) and check it is finite every k steps.
         progress: show a tqdm bar (rank 0 only).
         resume: continue from ``out_dir/ckpt.pt`` when it exists.
+        overwrite: start a new run in an ``out_dir`` that holds another run's checkpoint,
+            replacing its checkpoint and metrics; without it (and without ``resume``) such a
+            folder is refused before any work (:class:`~manifold_fm.errors.RunFolderExistsError`).
         num_workers: DataLoader workers when ``data`` is a Dataset.
         validate_batches: check every Dataset/DataLoader batch with ``space.validate``
             before its step (tensor data is checked once, whole, at construction).
@@ -122,6 +125,7 @@ class TrainConfig:
     log_every: int = 50
     progress: bool = True
     resume: bool = False
+    overwrite: bool = False
     num_workers: int = 0
     validate_batches: bool = True
     loss_form: str = "velocity"
@@ -184,6 +188,7 @@ class TrainConfig:
 #: :mod:`manifold_fm.train.resume_guard`).
 RESUME_FREE_KEYS: tuple[str, ...] = (
     "steps",
+    "overwrite",
     "ckpt_every",
     "log_every",
     "progress",

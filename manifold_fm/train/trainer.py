@@ -32,6 +32,7 @@ from torch import Tensor, nn
 import manifold_fm.train.checkpoint as ckpt
 from manifold_fm.conditioning import check_cond, check_self_condition, with_dropped
 from manifold_fm.couplings import get_coupling, uses_mask
+from manifold_fm.errors import RunFolderExistsError
 from manifold_fm.progress import progress
 from manifold_fm.spaces.base import Space
 from manifold_fm.train.batches import make_batches
@@ -49,6 +50,22 @@ from manifold_fm.train.timesampling import make_time_sampler
 __all__ = ["CKPT_NAME", "METRICS_NAME", "NonFiniteLossError", "TrainResult", "Trainer"]
 
 CKPT_NAME = "ckpt.pt"
+
+
+def check_run_folder(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a new run where another run's checkpoint lies, unless asked to.
+
+    :class:`~manifold_fm.errors.RunFolderExistsError` when ``out_dir/ckpt.pt`` exists and
+    neither ``resume`` nor ``overwrite`` is set; nothing in the folder is touched.
+    """
+    if resume or overwrite or not (out_dir / CKPT_NAME).is_file():
+        return
+    raise RunFolderExistsError(
+        f"run folder {str(out_dir)!r} holds the checkpoint of another run "
+        f"({CKPT_NAME}); to continue it set resume = true (mfm: --set train.resume=true), to "
+        "start a new run there set overwrite = true (its checkpoint and metrics are "
+        "replaced), or choose another out_dir"
+    )
 
 
 class Trainer:
@@ -82,6 +99,8 @@ class Trainer:
         meta: dict[str, Any] | None = None,
     ) -> None:
         cfg = check_arguments(space, model, config)
+        if cfg.out_dir is not None:
+            check_run_folder(Path(cfg.out_dir), cfg.resume, cfg.overwrite)
         if cfg.self_condition:
             check_self_condition(model)
         self.config, self.space, self.meta = cfg, space, dict(meta or {})
@@ -118,6 +137,8 @@ class Trainer:
         self._run = run_fingerprint(space, self.model, data) if self.out_dir else None
         if cfg.resume and self.out_dir is not None and (self.out_dir / CKPT_NAME).is_file():
             self.load(self.out_dir / CKPT_NAME)
+        elif self.metrics is not None and self.dist.is_main:
+            self.metrics.trim(-1)  # a new run in this folder (overwrite): no old rows
         if self.out_dir is not None and self.dist.is_main:
             ckpt.remove_stale_temps(self.out_dir / CKPT_NAME)  # left by a writer killed mid-write
 

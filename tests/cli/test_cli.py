@@ -139,3 +139,30 @@ def test_file_data_kind_reads_a_csv_beside_the_config(tmp_path, monkeypatch):
 
     with pytest.raises(ConfigKeyError, match="config_dir"):  # filled by mfm, never by a config
         DATASETS.build({"kind": "file", "path": "pts.csv", "config_dir": str(cfg_dir)}, None)
+
+
+def test_a_run_folder_is_never_silently_reused(tmp_path, capsys):
+    """A second `mfm train` into a folder with a checkpoint is refused before any work (exit
+    2, both ways out named), the first run's checkpoint and metrics untouched; resume and
+    overwrite are the two ways on."""
+    out = tmp_path / "out"
+    cfg = tmp_path / "run.toml"
+    cfg.write_text(
+        '[space]\nkind = "sphere"\nd = 2\n[model]\nkind = "mlp"\nhidden = 8\ndepth = 1\n'
+        '[data]\nkind = "vmf_mixture"\nn = 200\n'
+        f'[train]\nsteps = 4\nbatch_size = 16\nlog_every = 2\nprogress = false\nout_dir = "{out}"\n'
+    )
+    assert main(["train", str(cfg)]) == 0
+    ckpt, metrics = (out / "ckpt.pt").read_bytes(), (out / "metrics.jsonl").read_text()
+    capsys.readouterr()
+    assert main(["train", str(cfg), "--set", "train.steps=2"]) == 2
+    err = capsys.readouterr().err
+    assert "holds the checkpoint of another run" in err and "resume = true" in err
+    assert "overwrite = true" in err
+    assert (out / "ckpt.pt").read_bytes() == ckpt and (out / "metrics.jsonl").read_text() == metrics
+    assert main(["train", str(cfg), "--set", "train.steps=6", "--set", "train.resume=true"]) == 0
+    assert load_checkpoint(out / "ckpt.pt")["step"] == 6
+    assert main(["train", str(cfg), "--set", "train.steps=2", "--set", "train.overwrite=true"]) == 0
+    assert load_checkpoint(out / "ckpt.pt")["step"] == 2
+    steps = [json.loads(line)["step"] for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert steps == [2]  # the new run's rows only
