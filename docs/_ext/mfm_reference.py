@@ -152,6 +152,13 @@ def field_meanings(cls: type) -> dict[str, str]:
     return {n: meanings[n] for n in names}
 
 
+def field_default(f: dataclasses.Field) -> Any:
+    """The default a dataclass field takes: its value, or what its factory makes."""
+    if f.default is dataclasses.MISSING and f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
 def _train_rows(cls: type) -> list[tuple[str, ...]]:
     hints = typing.get_type_hints(cls)
     meanings = field_meanings(cls)
@@ -159,7 +166,7 @@ def _train_rows(cls: type) -> list[tuple[str, ...]]:
         (
             f"``{f.name}``",
             f"``{_type_name(hints[f.name])}``",
-            _lit(f.default),
+            _lit(field_default(f)),
             _rst_doc(meanings[f.name]),
         )
         for f in dataclasses.fields(cls)

@@ -71,9 +71,15 @@ def require_file(
     base = data_root(root)
     path = base / spec.relpath
     if not path.is_file():
+        if spec.url:
+            source = f"{'derive it from' if spec.source_sha256 else 'obtain it from'} {spec.url}"
+        else:
+            source = (
+                "no source is recorded for it; a file of your own is read from its own path "
+                "by manifold_fm.data.user_files.load_data_file ([data] kind = 'file')"
+            )
         raise FileNotFoundError(
-            f"missing data file {spec.relpath!r}: expected at {str(path)!r}; "
-            f"{'derive it from' if spec.source_sha256 else 'obtain it from'} {spec.url}"
+            f"missing data file {spec.relpath!r}: expected at {str(path)!r}; {source}"
             + (f" ({spec.description})" if spec.description else "")
         )
     key = (str(path.resolve()), spec.sha256 or "")

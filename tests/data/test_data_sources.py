@@ -80,3 +80,13 @@ def test_a_wrong_checksum_is_caught(tmp_path):
         require_file(spec, tmp_path)
     with pytest.raises(FileNotFoundError, match=r"missing data file 'g\.txt'.*obtain it from"):
         require_file(DataFile("g.txt", spec.url), tmp_path)
+
+
+def test_a_missing_file_without_a_source_says_what_to_do(tmp_path):
+    """No mid-sentence message: a file with no recorded source points to the user-file loader."""
+    from manifold_fm.data.files import DataFile, require_file
+
+    with pytest.raises(FileNotFoundError) as err:
+        require_file(DataFile(relpath="mine.pt", url=""), root=tmp_path)
+    msg = str(err.value)
+    assert not msg.rstrip().endswith("from") and "load_data_file" in msg
