@@ -32,6 +32,20 @@ class MetricsLog:
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
 
+    def steps(self) -> list[int]:
+        """The steps of the rows that parse, in file order (empty when there is no file)."""
+        if not self.path.is_file():
+            return []
+        out = []
+        for line in self.path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line torn by a kill mid-write
+            if isinstance(row, dict) and "step" in row:
+                out.append(int(row["step"]))
+        return out
+
     def trim(self, step: int) -> None:
         """Keep the rows with ``row["step"] <= step`` that parse; rewrite atomically.
 

@@ -258,6 +258,17 @@ class Trainer:
         if self.dist.is_main and self.metrics is not None:
             self.metrics.trim(self.step)  # the file reads as one uninterrupted run
         self.ckpt_path = Path(path)
+        cfg = self.config
+        if self.meter.since_log and (self.step % cfg.log_every == 0 or self.step == cfg.steps):
+            # fit() saves a logging step's checkpoint just before closing its window: close
+            # it now, and log its row if a kill between the two writes lost it
+            self.meter.check_finite(self.dist, self.ckpt_path)
+            mean = self.meter.close_window(self.step, self.dist)
+            logged = self.metrics.steps() if self.dist.is_main and self.metrics else [self.step]
+            if self.metrics is not None and self.step not in logged:
+                lr = self.optimizer.param_groups[0]["lr"]
+                row = {"step": self.step, "loss": mean, "lr": lr}
+                self.metrics.append({**row, "steps_per_s": None, "wall_s": None})
 
     # -- the loop ---------------------------------------------------------------------
     def fit(self, until: int | None = None) -> TrainResult:

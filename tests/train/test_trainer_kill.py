@@ -94,3 +94,32 @@ def test_sigkill_then_resume(tmp_path):
     fresh.fit(until=k + 5)
     for a, b in zip(fresh.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_a_kill_between_checkpoint_and_log_loses_no_window(tmp_path):
+    """fit() writes a logging step's checkpoint just before that window's metrics row; a kill
+    in between (emulated: the row removed) must not lose the row nor merge two windows."""
+    s = Sphere(2)
+    whole = Trainer(s, tiny_mlp(s), cap_data(), _config(None, resume=False))
+    whole.fit(until=15)
+    out = tmp_path / "run"
+    first = Trainer(s, tiny_mlp(s), cap_data(), _config(out, resume=False))
+    log_window = first._log
+
+    def killed_at_10(*args):
+        if first.step == 10:  # after step 10's checkpoint, before its row
+            raise RuntimeError("killed")
+        log_window(*args)
+
+    first._log = killed_at_10
+    with pytest.raises(RuntimeError, match="killed"):
+        first.fit(until=15)
+    log = out / "metrics.jsonl"
+    assert [json.loads(x)["step"] for x in log.read_text().splitlines()] == [5]
+    resumed = Trainer(s, tiny_mlp(s), cap_data(), _config(out, resume=True))
+    resumed.fit(until=15)
+    rows = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 10, 15]
+    assert resumed.loss_steps == whole.loss_steps == [5, 10, 15]
+    assert resumed.losses == pytest.approx(whole.losses, rel=1e-6)
+    assert [r["loss"] for r in rows] == pytest.approx(whole.losses, rel=1e-6)
