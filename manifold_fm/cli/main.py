@@ -122,10 +122,11 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     from manifold_fm.cli.registry import MODELS, SPACES
     from manifold_fm.cli.sample_frames import frame_space_section, sample_frames
+    from manifold_fm.data.user_files import check_point_suffix, save_points
     from manifold_fm.solvers import sampling_methods
-    from manifold_fm.train.checkpoint import save_checkpoint
     from manifold_fm.train.distributed import resolve_device
 
+    check_point_suffix(args.out)  # before any work
     state, run = read_run_checkpoint(args.ckpt)
     try:
         device = resolve_device(args.device)
@@ -148,7 +149,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     cond = _parse_cond(args.cond or [], args.n, device)
     res = sample_frames(args, run, model, space, cond, gen, device)
     out = Path(args.out)
-    save_checkpoint({"x": res.x.cpu(), "nfe": res.nfe, "step": state["step"]}, out)
+    save_points(out, res.x, {"nfe": res.nfe, "step": state["step"]})
     print(json.dumps({"out": str(out), "n": args.n, "shape": list(res.x.shape), "nfe": res.nfe}))
     return 0
 
@@ -203,7 +204,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="solver: euler, midpoint, rk4, a torchdiffeq method such as dopri5, or one the "
         "space supplies (tokens: ancestral); a bad name lists the space's choices",
     )
-    s.add_argument("--out", default="samples.pt", help="output .pt file ({'x': tensor})")
+    s.add_argument(
+        "--out",
+        default="samples.pt",
+        help="output file: .pt ({'x': tensor, 'nfe', 'step'}), .npy (the array) or .csv "
+        "(one sample per row)",
+    )
     s.add_argument(
         "--cond",
         action="append",

@@ -10,7 +10,7 @@ apart so the command's main module stays small.
 * ``--rotation-rate C``: FrameFlow's rotation-rate schedule (C = 10 in FrameFlow).
 * ``--final-jump``: the last step without policies, which lands on the model's x1_hat
   (euler only).
-* ``--pdb-dir DIR``: also write every sample as ``DIR/sample_<i>.pdb`` (sampled amino
+* ``--pdb-dir DIR``: also write every sample as ``DIR/sample_000.pdb``, ... (sampled amino
   acids as residue names on the co-generation space).
 
 A checkpoint trained with ``train.self_condition`` samples with
@@ -49,7 +49,7 @@ def add_frame_options(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--pdb-dir",
         default=None,
-        help="also write each sample as DIR/sample_<i>.pdb (frame spaces)",
+        help="also write each sample as DIR/sample_000.pdb, sample_001.pdb, ... (frame spaces)",
     )
 
 

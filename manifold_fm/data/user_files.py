@@ -37,10 +37,20 @@ from torch import Tensor
 
 from manifold_fm.errors import ManifoldFMError
 
-__all__ = ["DATA_SUFFIXES", "UserDataError", "load_data_file", "resolve_data_path"]
+__all__ = [
+    "DATA_SUFFIXES",
+    "POINT_SUFFIXES",
+    "UserDataError",
+    "check_point_suffix",
+    "load_data_file",
+    "resolve_data_path",
+    "save_points",
+]
 
 #: the file endings :func:`load_data_file` reads
 DATA_SUFFIXES = (".npy", ".npz", ".csv", ".pt")
+#: the file endings :func:`save_points` writes
+POINT_SUFFIXES = (".pt", ".npy", ".csv")
 
 
 class UserDataError(ManifoldFMError, ValueError):
@@ -156,3 +166,44 @@ def load_data_file(
         f"{file} holds several arrays ({', '.join(names)}): pass key = '<name>' for the "
         "points, or name them 'x1' (the other arrays then become conditions)"
     )
+
+
+def save_points(
+    path: str | os.PathLike, x: Tensor, extra: Mapping[str, object] | None = None
+) -> Path:
+    """Write points ``x`` ``(n, *event_shape)`` in the format the ending of ``path`` names.
+
+    ``.pt``: ``{"x": x, **extra}`` (torch, readable with ``weights_only=True``); ``.npy``: the
+    array; ``.csv``: one point per row, event dimensions flattened, full float precision.
+    The write is atomic (:func:`manifold_fm._io.atomic_write`). UserDataError for another
+    ending (check it with :func:`check_point_suffix` before producing the points).
+    """
+    from manifold_fm._io import atomic_write
+
+    path = Path(path)
+    check_point_suffix(path)
+    x = x.detach().cpu()
+    suffix = path.suffix.lower()
+    if suffix == ".pt":
+        return atomic_write(path, lambda tmp: torch.save({"x": x, **(extra or {})}, tmp))
+    a = x.numpy()
+    if suffix == ".npy":
+
+        def write_npy(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.save(f, a)
+
+        return atomic_write(path, write_npy)
+    rows = a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(-1, 1)
+    fmt = "%d" if a.dtype.kind in "biu" else "%.17g"
+    return atomic_write(path, lambda tmp: np.savetxt(tmp, rows, delimiter=",", fmt=fmt))
+
+
+def check_point_suffix(path: str | os.PathLike) -> None:
+    """UserDataError unless ``path`` ends in one of :data:`POINT_SUFFIXES`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in POINT_SUFFIXES:
+        raise UserDataError(
+            f"output file {str(path)!r}: unknown ending {suffix or '(none)'!r}; "
+            f"use one of {', '.join(POINT_SUFFIXES)}"
+        )

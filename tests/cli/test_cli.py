@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -68,6 +69,20 @@ def test_train_then_sample(tmp_path, capsys):
     assert '"nfe": 10' in capsys.readouterr().out  # guided: two evaluations per step
     assert main([*argv, "--cond", "label"]) == 2
     assert "key=number" in capsys.readouterr().err
+
+    # --out honours its ending: .npy and .csv hold the same samples as .pt; another ending
+    # is refused before any work
+    same = ["--method", "midpoint", "--seed", "3"]
+    for name in ("s3.pt", "s3.npy", "s3.csv"):
+        assert main([*argv[:-1], str(tmp_path / name), *same]) == 0
+    ref = torch.load(tmp_path / "s3.pt", weights_only=True)["x"]
+    assert torch.equal(torch.from_numpy(np.load(tmp_path / "s3.npy")), ref)
+    from_csv = np.loadtxt(tmp_path / "s3.csv", delimiter=",", dtype=np.float32)
+    assert torch.equal(torch.from_numpy(from_csv), ref)
+    capsys.readouterr()
+    assert main([*argv[:-1], str(tmp_path / "s.txt")]) == 2
+    assert "unknown ending '.txt'; use one of .pt, .npy, .csv" in capsys.readouterr().err
+    assert not (tmp_path / "s.txt").exists()
 
 
 def test_typo_in_config_is_reported_with_the_closest_key(tmp_path, capsys):
