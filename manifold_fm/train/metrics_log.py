@@ -32,19 +32,23 @@ class MetricsLog:
         with open(self.path, "a") as f:
             f.write(json.dumps(row) + "\n")
 
-    def steps(self) -> list[int]:
-        """The steps of the rows that parse, in file order (empty when there is no file)."""
+    def _rows(self) -> list[tuple[str, dict[str, Any]]]:
+        """(line, row) of every line that parses as a JSON object; torn lines are skipped."""
         if not self.path.is_file():
             return []
-        out = []
+        rows = []
         for line in self.path.read_text().splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a line torn by a kill mid-write
-            if isinstance(row, dict) and "step" in row:
-                out.append(int(row["step"]))
-        return out
+            if isinstance(row, dict):
+                rows.append((line, row))
+        return rows
+
+    def steps(self) -> list[int]:
+        """The steps of the rows that parse, in file order (empty when there is no file)."""
+        return [int(row["step"]) for _, row in self._rows() if "step" in row]
 
     def trim(self, step: int) -> None:
         """Keep the rows with ``row["step"] <= step`` that parse; rewrite atomically.
@@ -55,12 +59,5 @@ class MetricsLog:
         """
         if not self.path.is_file():
             return
-        keep = []
-        for line in self.path.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line torn by a kill mid-write
-            if isinstance(row, dict) and int(row.get("step", 0)) <= step:
-                keep.append(line)
+        keep = [line for line, row in self._rows() if int(row.get("step", 0)) <= step]
         atomic_write_text(self.path, "".join(f"{line}\n" for line in keep))
