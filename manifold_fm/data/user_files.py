@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from manifold_fm._io import atomic_write
 from manifold_fm.errors import ManifoldFMError
 
 __all__ = [
@@ -141,12 +142,7 @@ def load_data_file(
         UserDataError: an unknown ending, a file that cannot be read, a missing ``key``, or a
             dict with several arrays and neither ``key`` nor ``x1``.
     """
-    suffix = Path(path).suffix.lower()
-    if suffix not in DATA_SUFFIXES:
-        raise UserDataError(
-            f"data file {str(path)!r}: unknown ending {suffix or '(none)'!r}; "
-            f"use one of {', '.join(DATA_SUFFIXES)}"
-        )
+    _checked_suffix(path, DATA_SUFFIXES, "data file")
     file = resolve_data_path(path, search_dirs)
     content = _named(file)
     if not isinstance(content, Mapping):
@@ -178,12 +174,9 @@ def save_points(
     The write is atomic (:func:`manifold_fm._io.atomic_write`). UserDataError for another
     ending (check it with :func:`check_point_suffix` before producing the points).
     """
-    from manifold_fm._io import atomic_write
-
     path = Path(path)
-    check_point_suffix(path)
+    suffix = _checked_suffix(path, POINT_SUFFIXES, "output file")
     x = x.detach().cpu()
-    suffix = path.suffix.lower()
     if suffix == ".pt":
         return atomic_write(path, lambda tmp: torch.save({"x": x, **(extra or {})}, tmp))
     a = x.numpy()
@@ -201,9 +194,15 @@ def save_points(
 
 def check_point_suffix(path: str | os.PathLike) -> None:
     """UserDataError unless ``path`` ends in one of :data:`POINT_SUFFIXES`."""
+    _checked_suffix(path, POINT_SUFFIXES, "output file")
+
+
+def _checked_suffix(path: str | os.PathLike, allowed: Sequence[str], what: str) -> str:
+    """The lower-case ending of ``path``; UserDataError naming ``allowed`` if it is not one."""
     suffix = Path(path).suffix.lower()
-    if suffix not in POINT_SUFFIXES:
+    if suffix not in allowed:
         raise UserDataError(
-            f"output file {str(path)!r}: unknown ending {suffix or '(none)'!r}; "
-            f"use one of {', '.join(POINT_SUFFIXES)}"
+            f"{what} {str(path)!r}: unknown ending {suffix or '(none)'!r}; "
+            f"use one of {', '.join(allowed)}"
         )
+    return suffix

@@ -138,7 +138,7 @@ class Trainer:
         if cfg.resume and self.out_dir is not None and (self.out_dir / CKPT_NAME).is_file():
             self.load(self.out_dir / CKPT_NAME)
         elif self.metrics is not None and self.dist.is_main:
-            self.metrics.trim(-1)  # a new run in this folder (overwrite): no old rows
+            self.metrics.trim(-1)  # a new run in this folder: no rows of an earlier one
         if self.out_dir is not None and self.dist.is_main:
             ckpt.remove_stale_temps(self.out_dir / CKPT_NAME)  # left by a writer killed mid-write
 
@@ -264,11 +264,11 @@ class Trainer:
             # it now, and log its row if a kill between the two writes lost it
             self.meter.check_finite(self.dist, self.ckpt_path)
             mean = self.meter.close_window(self.step, self.dist)
-            logged = self.metrics.steps() if self.dist.is_main and self.metrics else [self.step]
-            if self.metrics is not None and self.step not in logged:
+            main_log = self.metrics if self.dist.is_main else None
+            if main_log is not None and self.step not in main_log.steps():
                 lr = self.optimizer.param_groups[0]["lr"]
                 row = {"step": self.step, "loss": mean, "lr": lr}
-                self.metrics.append({**row, "steps_per_s": None, "wall_s": None})
+                main_log.append({**row, "steps_per_s": None, "wall_s": None})
 
     # -- the loop ---------------------------------------------------------------------
     def fit(self, until: int | None = None) -> TrainResult:
